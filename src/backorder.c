@@ -1,0 +1,451 @@
+/*
+ * backorder.c
+ *    Module start-up, the engine's plumbing (clock, privileges, cached SPI plans,
+ *    transaction callbacks) and the guard triggers that keep the ledger append-only.
+ */
+#include "backorder.h"
+
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_namespace.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/syscache.h"
+
+PG_MODULE_MAGIC;
+
+static char *clock_setting = NULL;	/* backorder.clock: '' means transaction start */
+static int	engine_depth = 0;
+static Oid	engine_saved_user = InvalidOid;
+static int	engine_saved_sec = 0;
+
+static void bo_xact_callback(XactEvent event, void *arg);
+static void bo_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+								SubTransactionId parentSubid, void *arg);
+
+void		_PG_init(void);
+
+/* Define settings and register the transaction callbacks. */
+void
+_PG_init(void)
+{
+	DefineCustomStringVariable("backorder.clock",
+							   "Fixed time used for placed_at, received_at, issued_at and the other timestamps the engine writes.",
+							   "Empty (the default) means the start time of the current transaction. Meant for tests, replays and simulations.",
+							   &clock_setting,
+							   "",
+							   PGC_USERSET,
+							   0,
+							   NULL, NULL, NULL);
+	MarkGUCPrefixReserved("backorder");
+	RegisterXactCallback(bo_xact_callback, NULL);
+	RegisterSubXactCallback(bo_subxact_callback, NULL);
+}
+
+/* The engine's notion of now: backorder.clock when set, else transaction start. */
+TimestampTz
+bo_now(void)
+{
+	static char *parsed_text = NULL;
+	static TimestampTz parsed_value = 0;
+
+	if (clock_setting == NULL || clock_setting[0] == '\0')
+		return GetCurrentTransactionStartTimestamp();
+	if (parsed_text == NULL || strcmp(parsed_text, clock_setting) != 0)
+	{
+		Datum		d = DirectFunctionCall3(timestamptz_in,
+											CStringGetDatum(clock_setting),
+											ObjectIdGetDatum(InvalidOid),
+											Int32GetDatum(-1));
+
+		if (parsed_text)
+			pfree(parsed_text);
+		parsed_text = MemoryContextStrdup(TopMemoryContext, clock_setting);
+		parsed_value = DatumGetTimestampTz(d);
+	}
+	return parsed_value;
+}
+
+/*
+ * Enter engine code: act as the owner of the extension's tables (as ri_triggers.c
+ * acts as the owner of the referenced table), and let the guard triggers through.
+ */
+void
+bo_engine_enter(Oid owner)
+{
+	if (engine_depth++ == 0)
+	{
+		GetUserIdAndSecContext(&engine_saved_user, &engine_saved_sec);
+		SetUserIdAndSecContext(owner, engine_saved_sec |
+							   SECURITY_LOCAL_USERID_CHANGE | SECURITY_NOFORCE_RLS);
+	}
+}
+
+/* Leave engine code entered by bo_engine_enter. */
+void
+bo_engine_leave(void)
+{
+	Assert(engine_depth > 0);
+	if (--engine_depth == 0)
+		SetUserIdAndSecContext(engine_saved_user, engine_saved_sec);
+}
+
+/* True while engine code (not a client) is running. */
+bool
+bo_in_engine(void)
+{
+	return engine_depth > 0;
+}
+
+/* Owner of the extension's objects: the owner of the backorder schema. */
+Oid
+bo_owner(void)
+{
+	Oid			nsp = get_namespace_oid("backorder", false);
+	HeapTuple	tup = SearchSysCache1(NAMESPACEOID, ObjectIdGetDatum(nsp));
+	Oid			owner;
+
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "backorder: cache lookup failed for schema %u", nsp);
+	owner = ((Form_pg_namespace) GETSTRUCT(tup))->nspowner;
+	ReleaseSysCache(tup);
+	return owner;
+}
+
+/* Prepare (once per backend) and return a plan; the query text must be fully qualified. */
+SPIPlanPtr
+bo_prepare(SPIPlanPtr *cache, const char *sql, int nargs, const Oid *argtypes)
+{
+	if (*cache == NULL)
+	{
+		SPIPlanPtr	plan = SPI_prepare(sql, nargs, (Oid *) argtypes);
+
+		if (plan == NULL)
+			elog(ERROR, "backorder: SPI_prepare failed (%s) for: %s",
+				 SPI_result_code_string(SPI_result), sql);
+		if (SPI_keepplan(plan) != 0)
+			elog(ERROR, "backorder: SPI_keepplan failed");
+		*cache = plan;
+	}
+	return *cache;
+}
+
+/* Run a prepared plan; any SPI failure is an internal error. */
+int
+bo_run(SPIPlanPtr plan, Datum *values, const char *nulls, long count)
+{
+	int			rc = SPI_execute_plan(plan, values, nulls, false, count);
+
+	if (rc < 0)
+		elog(ERROR, "backorder: SPI_execute_plan failed: %s", SPI_result_code_string(rc));
+	return rc;
+}
+
+/* Column col (1-based) of row of the last SPI result. */
+Datum
+bo_col(int row, int col, bool *isnull)
+{
+	return SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col, isnull);
+}
+
+/* An int8 column of the last SPI result, ifnull when NULL. */
+int64
+bo_col_int8(int row, int col, int64 ifnull)
+{
+	bool		isnull;
+	Datum		d = bo_col(row, col, &isnull);
+
+	return isnull ? ifnull : DatumGetInt64(d);
+}
+
+/* A text column of the last SPI result as a C string in the current context, or NULL. */
+char *
+bo_col_text(int row, int col)
+{
+	bool		isnull;
+	Datum		d = bo_col(row, col, &isnull);
+
+	return isnull ? NULL : TextDatumGetCString(d);
+}
+
+/* a + b, or a clear error when units overflow bigint */
+int64
+bo_add(int64 a, int64 b)
+{
+	int64		r;
+
+	if (pg_add_s64_overflow(a, b, &r))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("quantity out of range"),
+				 errdetail("The resulting number of units does not fit in a bigint.")));
+	return r;
+}
+
+/* a - b, or a clear error when units overflow bigint */
+int64
+bo_sub(int64 a, int64 b)
+{
+	int64		r;
+
+	if (pg_sub_s64_overflow(a, b, &r))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("quantity out of range"),
+				 errdetail("The resulting number of units does not fit in a bigint.")));
+	return r;
+}
+
+/* Check that a trigger function was called the way its CREATE TRIGGER says. */
+TriggerData *
+bo_trigger_data(FunctionCallInfo fcinfo, const char *name, bool before, bool row)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		elog(ERROR, "%s: not called by trigger manager", name);
+	if (before != (bool) TRIGGER_FIRED_BEFORE(td->tg_event) ||
+		row != (bool) TRIGGER_FIRED_FOR_ROW(td->tg_event))
+		elog(ERROR, "%s: must be fired %s %s", name,
+			 before ? "BEFORE" : "AFTER", row ? "FOR EACH ROW" : "FOR EACH STATEMENT");
+	return td;
+}
+
+/* Attribute number of a column of the trigger's table. */
+int
+bo_attnum(Relation rel, const char *colname)
+{
+	int			attnum = SPI_fnumber(RelationGetDescr(rel), colname);
+
+	if (attnum <= 0)
+		elog(ERROR, "backorder: column \"%s\" not found in table \"%s\"",
+			 colname, RelationGetRelationName(rel));
+	return attnum;
+}
+
+/* Read an int8 column of a tuple; false when NULL. */
+bool
+bo_get_int8(HeapTuple tup, Relation rel, int attnum, int64 *value)
+{
+	bool		isnull;
+	Datum		d = heap_getattr(tup, attnum, RelationGetDescr(rel), &isnull);
+
+	if (!isnull)
+		*value = DatumGetInt64(d);
+	return !isnull;
+}
+
+/* Read a text column of a tuple as a C string, NULL when NULL. */
+char *
+bo_get_text(HeapTuple tup, Relation rel, int attnum)
+{
+	bool		isnull;
+	Datum		d = heap_getattr(tup, attnum, RelationGetDescr(rel), &isnull);
+
+	return isnull ? NULL : TextDatumGetCString(d);
+}
+
+/* A maintained column must be left to the engine (NULL on insert). */
+void
+bo_require_null(HeapTuple tup, Relation rel, const char *colname)
+{
+	if (!heap_attisnull(tup, bo_attnum(rel, colname), RelationGetDescr(rel)))
+		ereport(ERROR,
+				(errcode(ERRCODE_GENERATED_ALWAYS),
+				 errmsg("column \"%s\" of table \"%s\" is maintained by backorder",
+						colname, RelationGetRelationName(rel)),
+				 errdetail("Clients may read this column but not write it.")));
+}
+
+/* A positive quantity column; NULL only when nullable (then returns 0). */
+int64
+bo_require_qty(HeapTuple tup, Relation rel, const char *colname, bool nullable)
+{
+	int64		qty;
+
+	if (!bo_get_int8(tup, rel, bo_attnum(rel, colname), &qty))
+	{
+		if (nullable)
+			return 0;
+		ereport(ERROR,
+				(errcode(ERRCODE_NOT_NULL_VIOLATION),
+				 errmsg("%s of table \"%s\" must not be null",
+						colname, RelationGetRelationName(rel))));
+	}
+	if (qty <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_CHECK_VIOLATION),
+				 errmsg("%s of table \"%s\" must be positive",
+						colname, RelationGetRelationName(rel)),
+				 errdetail("Failing value: " INT64_FORMAT ".", qty)));
+	return qty;
+}
+
+/* A text column that must be present. */
+char *
+bo_require_text(HeapTuple tup, Relation rel, const char *colname)
+{
+	char	   *s = bo_get_text(tup, rel, bo_attnum(rel, colname));
+
+	if (s == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_NOT_NULL_VIOLATION),
+				 errmsg("%s of table \"%s\" must not be null",
+						colname, RelationGetRelationName(rel))));
+	return s;
+}
+
+/* Forget all per-transaction state when a transaction ends. */
+static void
+bo_xact_callback(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_PARALLEL_COMMIT:
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+		case XACT_EVENT_PREPARE:
+			stock_reset();
+			events_reset();
+			po_reset();
+			engine_depth = 0;
+			break;
+		default:
+			break;
+	}
+}
+
+/* A rolled-back subtransaction takes its locks and its cached changes with it. */
+static void
+bo_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+					SubTransactionId parentSubid, void *arg)
+{
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+	{
+		stock_subxact_abort(mySubid);
+		events_subxact_abort(mySubid);
+	}
+}
+
+/*
+ * Guard for the append-only ledger and the purchase-order tables: BEFORE UPDATE,
+ * DELETE or TRUNCATE, FOR EACH STATEMENT. Only engine code may change their rows.
+ */
+PG_FUNCTION_INFO_V1(bo_ledger_guard);
+Datum
+bo_ledger_guard(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = bo_trigger_data(fcinfo, "bo_ledger_guard", true, false);
+
+	if (!bo_in_engine())
+		ereport(ERROR,
+				(errcode(ERRCODE_BO_APPEND_ONLY),
+				 errmsg("rows of table \"%s\" cannot be updated or deleted",
+						RelationGetRelationName(td->tg_relation)),
+				 errdetail("The backorder ledger is append-only."),
+				 errhint("Insert a cancellation, shipment or adjustment instead.")));
+	return PointerGetDatum(NULL);
+}
+
+/* Is a bigint column different between two versions of a row? */
+static bool
+int8_changed(HeapTuple a, HeapTuple b, Relation rel, const char *col)
+{
+	int			attnum = bo_attnum(rel, col);
+	int64		va = 0,
+				vb = 0;
+	bool		na = !bo_get_int8(a, rel, attnum, &va);
+	bool		nb = !bo_get_int8(b, rel, attnum, &vb);
+
+	return na != nb || va != vb;
+}
+
+static const char *const item_counters[] = {"on_hand", "allocated", "backordered", "incoming"};
+
+/*
+ * Guard for items, BEFORE INSERT OR UPDATE OR DELETE FOR EACH ROW: counters start at
+ * zero and only the engine moves them; a sku with ledger rows can be neither renamed
+ * nor deleted. A client's change of policy, cap or supplier drops the cached copy.
+ */
+PG_FUNCTION_INFO_V1(bo_item_guard);
+Datum
+bo_item_guard(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = bo_trigger_data(fcinfo, "bo_item_guard", true, true);
+	Relation	rel = td->tg_relation;
+	HeapTuple	oldtup = td->tg_trigtuple;
+	static SPIPlanPtr has_lines = NULL;
+	int			i;
+
+	if (bo_in_engine())
+		return PointerGetDatum(TRIGGER_FIRED_BY_UPDATE(td->tg_event) ? td->tg_newtuple : oldtup);
+
+	if (TRIGGER_FIRED_BY_INSERT(td->tg_event))
+	{
+		for (i = 0; i < (int) lengthof(item_counters); i++)
+		{
+			int64		v = 0;
+
+			if (bo_get_int8(oldtup, rel, bo_attnum(rel, item_counters[i]), &v) && v != 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_GENERATED_ALWAYS),
+						 errmsg("column \"%s\" of table \"%s\" is maintained by backorder",
+								item_counters[i], RelationGetRelationName(rel)),
+						 errdetail("Counters start at zero; stock arrives by receipt or adjustment.")));
+		}
+		return PointerGetDatum(oldtup);
+	}
+
+	if (TRIGGER_FIRED_BY_UPDATE(td->tg_event))
+	{
+		HeapTuple	newtup = td->tg_newtuple;
+		char	   *oldsku = bo_get_text(oldtup, rel, bo_attnum(rel, "sku"));
+		char	   *newsku = bo_get_text(newtup, rel, bo_attnum(rel, "sku"));
+
+		for (i = 0; i < (int) lengthof(item_counters); i++)
+			if (int8_changed(oldtup, newtup, rel, item_counters[i]))
+				ereport(ERROR,
+						(errcode(ERRCODE_GENERATED_ALWAYS),
+						 errmsg("column \"%s\" of table \"%s\" is maintained by backorder",
+								item_counters[i], RelationGetRelationName(rel)),
+						 errdetail("Clients may read this column but not write it."),
+						 errhint("Record a receipt or an adjustment to change stock.")));
+		if (newsku == NULL || strcmp(oldsku, newsku) != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_BO_APPEND_ONLY),
+					 errmsg("the sku of an item cannot be changed"),
+					 errdetail("Ledger rows refer to items by sku.")));
+		stock_forget(oldsku);
+		return PointerGetDatum(newtup);
+	}
+
+	/* DELETE: only an item nobody ever ordered (receipts etc. have foreign keys) */
+	{
+		Datum		arg = PointerGetDatum(heap_getattr(oldtup, bo_attnum(rel, "sku"),
+													   RelationGetDescr(rel), &(bool){false}));
+		bool		found;
+
+		SPI_connect();
+		bo_run(bo_prepare(&has_lines,
+						  "SELECT 1 FROM backorder.order_line WHERE sku OPERATOR(pg_catalog.=) $1 LIMIT 1",
+						  1, (Oid[]) {TEXTOID}),
+			   &arg, NULL, 1);
+		found = SPI_processed > 0;
+		SPI_finish();
+		if (found)
+			ereport(ERROR,
+					(errcode(ERRCODE_BO_APPEND_ONLY),
+					 errmsg("item \"%s\" has order lines and cannot be deleted",
+							bo_get_text(oldtup, rel, bo_attnum(rel, "sku")))));
+		stock_forget(bo_get_text(oldtup, rel, bo_attnum(rel, "sku")));
+		return PointerGetDatum(oldtup);
+	}
+}

@@ -1,0 +1,119 @@
+/*
+ * backorder.h
+ *    Shared declarations of the backorder engine.
+ *
+ * The engine keeps one rule: every change to an item's stock, queue or purchase-order
+ * lines happens while the transaction holds that item's row lock (taken once per
+ * transaction, FOR NO KEY UPDATE). Counters are cached per transaction and written back
+ * once per statement, so a bulk INSERT costs one item update per item, not per line.
+ * Work that spans items of one supplier is deferred to commit time (purchase.c).
+ */
+#ifndef BACKORDER_H
+#define BACKORDER_H
+
+#include "postgres.h"
+
+#include "access/htup.h"
+#include "executor/spi.h"
+#include "utils/timestamp.h"
+
+/* SQLSTATEs of business rules, class "BO"; see README */
+#define ERRCODE_BO_INSUFFICIENT_STOCK	MAKE_SQLSTATE('B','O','0','0','1')
+#define ERRCODE_BO_BACKORDER_LIMIT		MAKE_SQLSTATE('B','O','0','0','2')
+#define ERRCODE_BO_SHIP_EXCEEDS			MAKE_SQLSTATE('B','O','0','0','3')
+#define ERRCODE_BO_CANCEL_EXCEEDS		MAKE_SQLSTATE('B','O','0','0','4')
+#define ERRCODE_BO_APPEND_ONLY			MAKE_SQLSTATE('B','O','0','0','5')
+#define ERRCODE_BO_NEGATIVE_STOCK		MAKE_SQLSTATE('B','O','0','0','6')
+#define ERRCODE_BO_SHIP_INCOMPLETE		MAKE_SQLSTATE('B','O','0','0','7')
+#define ERRCODE_BO_WRONG_PO				MAKE_SQLSTATE('B','O','0','0','8')
+#define ERRCODE_BO_STATE_LOST			MAKE_SQLSTATE('B','O','0','0','9')
+
+typedef enum StockPolicy
+{
+	POLICY_DENY,
+	POLICY_BACKORDER,
+	POLICY_PREORDER
+} StockPolicy;
+
+/* One item's state, cached for the rest of the transaction once its row is locked. */
+typedef struct StockEntry
+{
+	char	   *sku;			/* hash key: points into the entry's own copy */
+	int64		on_hand;
+	int64		allocated;
+	int64		backordered;
+	int64		incoming;
+	StockPolicy policy;
+	bool		has_limit;
+	int64		backorder_limit;
+	int64		pack_size;
+	char	   *supplier_id;	/* NULL when the item has no supplier */
+	bool		dirty;			/* counters differ from the row */
+	SubTransactionId touched_subid; /* newest subtransaction that read or changed it */
+	SubTransactionId dirty_subid;	/* subtransaction of the oldest unwritten change */
+} StockEntry;
+
+/* One order line's quantities, as read from and written back to the table. */
+typedef struct LineState
+{
+	int64		line_id;
+	char	   *order_ref;
+	char	   *sku;
+	int64		qty;
+	int64		allocated;
+	int64		backordered;
+	int64		shipped;
+	int64		cancelled;
+	bool		allocated_at_null;
+	TimestampTz allocated_at;
+} LineState;
+
+/* backorder.c: engine plumbing */
+extern TimestampTz bo_now(void);
+extern void bo_engine_enter(Oid owner);
+extern void bo_engine_leave(void);
+extern bool bo_in_engine(void);
+extern Oid	bo_owner(void);
+extern SPIPlanPtr bo_prepare(SPIPlanPtr *cache, const char *sql, int nargs, const Oid *argtypes);
+extern int	bo_run(SPIPlanPtr plan, Datum *values, const char *nulls, long count);
+extern Datum bo_col(int row, int col, bool *isnull);
+extern int64 bo_col_int8(int row, int col, int64 ifnull);
+extern char *bo_col_text(int row, int col);
+extern int64 bo_add(int64 a, int64 b);
+extern int64 bo_sub(int64 a, int64 b);
+extern TriggerData *bo_trigger_data(FunctionCallInfo fcinfo, const char *name,
+									bool before, bool row);
+extern int	bo_attnum(Relation rel, const char *colname);
+extern bool bo_get_int8(HeapTuple tup, Relation rel, int attnum, int64 *value);
+extern char *bo_get_text(HeapTuple tup, Relation rel, int attnum);
+extern void bo_require_null(HeapTuple tup, Relation rel, const char *colname);
+extern int64 bo_require_qty(HeapTuple tup, Relation rel, const char *colname, bool nullable);
+extern char *bo_require_text(HeapTuple tup, Relation rel, const char *colname);
+
+/* stock.c: the per-transaction item cache */
+extern StockEntry *stock_lock(const char *sku);
+extern void stock_changed(StockEntry *e);
+extern void stock_forget(const char *sku);
+extern void stock_flush(void);
+extern void stock_reset(void);
+extern void stock_subxact_abort(SubTransactionId subid);
+extern void stock_check_usable(void);
+
+/* ledger.c: queue and line helpers */
+extern const char *line_status_label(const LineState *l);
+extern Datum line_status_datum(Relation rel, int attnum, const LineState *l);
+extern int64 queue_fill(StockEntry *e);
+
+/* events.c */
+extern void event_add(const char *kind, const char *sku, const char *order_ref,
+					  int64 line_id, int64 po_id, int64 qty);
+extern void events_flush(void);
+extern void events_reset(void);
+extern void events_subxact_abort(SubTransactionId subid);
+
+/* purchase.c */
+extern void po_mark(StockEntry *e);
+extern void po_receipt(StockEntry *e, int64 qty, bool has_po, int64 po_id);
+extern void po_reset(void);
+
+#endif							/* BACKORDER_H */

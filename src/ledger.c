@@ -1,0 +1,726 @@
+/*
+ * ledger.c
+ *    The ledger triggers: order lines commit stock, receipts and adjustments add or
+ *    remove it, shipments and cancellations release it; freed stock fills the item's
+ *    queue head first.
+ *
+ * Each trigger is BEFORE INSERT FOR EACH ROW, so the row is stored once with its final
+ * state (no second write of the line), and one AFTER INSERT FOR EACH STATEMENT trigger
+ * per table (bo_flush) writes the changed item counters and the events.
+ */
+#include "backorder.h"
+
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_enum.h"
+#include "catalog/pg_type.h"
+#include "commands/sequence.h"
+#include "commands/trigger.h"
+#include "fmgr.h"
+#include "storage/proc.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/syscache.h"
+
+/* the columns every line query returns, in LineState order */
+#define LINE_COLS "line_id, order_ref, sku, qty, allocated_qty, backordered_qty," \
+	" shipped_qty, cancelled_qty, allocated_at"
+
+/* Status of a line from its quantities. */
+const char *
+line_status_label(const LineState *l)
+{
+	if (l->backordered > 0)
+		return (l->allocated > 0 || l->shipped > 0) ? "partially_allocated" : "backordered";
+	if (l->allocated > 0)
+		return "allocated";
+	if (l->shipped > 0)
+		return "shipped";
+	return "cancelled";
+}
+
+/* The line_status enum value for a line, typed by the column's type. */
+Datum
+line_status_datum(Relation rel, int attnum, const LineState *l)
+{
+	Oid			typid = TupleDescAttr(RelationGetDescr(rel), attnum - 1)->atttypid;
+	Oid			label = GetSysCacheOid2(ENUMTYPOIDNAME, Anum_pg_enum_oid,
+										ObjectIdGetDatum(typid),
+										CStringGetDatum(line_status_label(l)));
+
+	if (!OidIsValid(label))
+		elog(ERROR, "backorder: line_status has no label \"%s\"", line_status_label(l));
+	return ObjectIdGetDatum(label);
+}
+
+/* Read row i of the last SPI result (LINE_COLS) into a LineState. */
+static void
+line_from_spi(int i, LineState *l)
+{
+	bool		isnull;
+
+	l->line_id = bo_col_int8(i, 1, 0);
+	l->order_ref = bo_col_text(i, 2);
+	l->sku = bo_col_text(i, 3);
+	l->qty = bo_col_int8(i, 4, 0);
+	l->allocated = bo_col_int8(i, 5, 0);
+	l->backordered = bo_col_int8(i, 6, 0);
+	l->shipped = bo_col_int8(i, 7, 0);
+	l->cancelled = bo_col_int8(i, 8, 0);
+	l->allocated_at = DatumGetTimestampTz(bo_col(i, 9, &isnull));
+	l->allocated_at_null = isnull;
+}
+
+/* Write back the quantities and statuses of n lines in one UPDATE. */
+static void
+lines_apply(LineState *lines, int n)
+{
+	static SPIPlanPtr plan = NULL;
+	Datum	   *d[7];
+	bool	   *atnull;
+	Datum		args[7];
+	int			i,
+				k;
+
+	if (n == 0)
+		return;
+	for (k = 0; k < 7; k++)
+		d[k] = palloc(sizeof(Datum) * n);
+	atnull = palloc(sizeof(bool) * n);
+	for (i = 0; i < n; i++)
+	{
+		d[0][i] = Int64GetDatum(lines[i].line_id);
+		d[1][i] = Int64GetDatum(lines[i].allocated);
+		d[2][i] = Int64GetDatum(lines[i].backordered);
+		d[3][i] = Int64GetDatum(lines[i].shipped);
+		d[4][i] = Int64GetDatum(lines[i].cancelled);
+		d[5][i] = CStringGetTextDatum(line_status_label(&lines[i]));
+		d[6][i] = TimestampTzGetDatum(lines[i].allocated_at);
+		atnull[i] = lines[i].allocated_at_null;
+	}
+	for (k = 0; k < 7; k++)
+	{
+		Oid			t = k == 5 ? TEXTOID : k == 6 ? TIMESTAMPTZOID : INT8OID;
+		int16		len;
+		bool		byval;
+		char		align;
+		int			dims[1] = {n},
+					lbs[1] = {1};
+
+		get_typlenbyvalalign(t, &len, &byval, &align);
+		args[k] = PointerGetDatum(construct_md_array(d[k], k == 6 ? atnull : NULL, 1,
+													 dims, lbs, t, len, byval, align));
+	}
+	bo_run(bo_prepare(&plan,
+					  "UPDATE backorder.order_line o"
+					  "   SET allocated_qty = u.a, backordered_qty = u.b, shipped_qty = u.s,"
+					  "       cancelled_qty = u.c, status = u.st::backorder.line_status,"
+					  "       allocated_at = u.at"
+					  "  FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.int8[]),"
+					  "       pg_catalog.unnest($2::pg_catalog.int8[]), pg_catalog.unnest($3::pg_catalog.int8[]),"
+					  "       pg_catalog.unnest($4::pg_catalog.int8[]), pg_catalog.unnest($5::pg_catalog.int8[]),"
+					  "       pg_catalog.unnest($6::pg_catalog.text[]), pg_catalog.unnest($7::pg_catalog.timestamptz[]))"
+					  "       AS u(id, a, b, s, c, st, at)"
+					  " WHERE o.line_id OPERATOR(pg_catalog.=) u.id",
+					  7, (Oid[]) {INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID,
+					  INT8ARRAYOID, TEXTARRAYOID, TIMESTAMPTZARRAYOID}),
+		   args, NULL, 0);
+	if (SPI_processed != (uint64) n)
+		elog(ERROR, "backorder: updated " UINT64_FORMAT " order lines, expected %d",
+			 SPI_processed, n);
+}
+
+/*
+ * Walk an item's lines through a cursor in the given order, handing each to step()
+ * until it returns false; the lines step() changed are written back in one UPDATE.
+ * Fetches grow geometrically, so the walk reads about as many lines as it changes.
+ */
+static void
+walk_lines(SPIPlanPtr plan, const char *sku,
+		   bool (*step) (LineState *l, void *arg), void *arg)
+{
+	Datum		key = CStringGetTextDatum(sku);
+	Portal		portal = SPI_cursor_open(NULL, plan, &key, NULL, false);
+	LineState  *changed = NULL;
+	int			nchanged = 0,
+				maxchanged = 0;
+	long		batch = 16;
+	bool		more = true;
+
+	while (more)
+	{
+		uint64		i;
+
+		SPI_cursor_fetch(portal, true, batch);
+		if (SPI_processed == 0)
+			elog(ERROR, "backorder: the lines of item \"%s\" do not match its counters", sku);
+		for (i = 0; i < SPI_processed && more; i++)
+		{
+			if (nchanged == maxchanged)
+			{
+				maxchanged = maxchanged ? maxchanged * 2 : 16;
+				changed = changed ? repalloc_huge(changed, sizeof(LineState) * maxchanged)
+					: palloc(sizeof(LineState) * maxchanged);
+			}
+			line_from_spi(i, &changed[nchanged]);
+			more = step(&changed[nchanged], arg);
+			nchanged++;
+		}
+		SPI_freetuptable(SPI_tuptable);
+		batch = Min(batch * 4, 8192);
+	}
+	SPI_cursor_close(portal);
+	lines_apply(changed, nchanged);
+}
+
+typedef struct WalkState
+{
+	int64		remaining;
+	TimestampTz now;
+} WalkState;
+
+/* queue_fill step: allocate to the head line, partially if need be. */
+static bool
+fill_step(LineState *l, void *arg)
+{
+	WalkState  *w = arg;
+	int64		take = Min(l->backordered, w->remaining);
+
+	l->backordered -= take;
+	l->allocated += take;
+	if (l->backordered == 0)
+	{
+		l->allocated_at = w->now;
+		l->allocated_at_null = false;
+	}
+	w->remaining -= take;
+	event_add("line_allocated", l->sku, l->order_ref, l->line_id, 0, take);
+	return w->remaining > 0;
+}
+
+/*
+ * Give free stock to the queue, head first: as many units as are both free and
+ * waiting. Returns the units allocated.
+ */
+int64
+queue_fill(StockEntry *e)
+{
+	static SPIPlanPtr plan = NULL;
+	int64		units = Min(e->backordered, e->on_hand - e->allocated);
+	WalkState	w;
+
+	if (units <= 0)
+		return 0;
+	w.remaining = units;
+	w.now = bo_now();
+	walk_lines(bo_prepare(&plan,
+						  "SELECT " LINE_COLS " FROM backorder.order_line"
+						  " WHERE sku OPERATOR(pg_catalog.=) $1"
+						  "   AND backordered_qty OPERATOR(pg_catalog.>) 0"
+						  " ORDER BY line_id",
+						  1, (Oid[]) {TEXTOID}),
+			   e->sku, fill_step, &w);
+	e->allocated += units;
+	e->backordered -= units;
+	po_mark(e);
+	stock_changed(e);
+	return units;
+}
+
+/* take_back step: the newest allocated line returns units to its place in the queue. */
+static bool
+take_step(LineState *l, void *arg)
+{
+	WalkState  *w = arg;
+	int64		take = Min(l->allocated, w->remaining);
+
+	l->allocated -= take;
+	l->backordered += take;
+	l->allocated_at_null = true;
+	w->remaining -= take;
+	event_add("line_backordered", l->sku, l->order_ref, l->line_id, 0, take);
+	return w->remaining > 0;
+}
+
+/*
+ * Stock was lost below what is allocated: take allocation back from the most recently
+ * allocated lines, so that allocated <= on_hand holds again.
+ */
+static void
+take_back(StockEntry *e, int64 units)
+{
+	static SPIPlanPtr plan = NULL;
+	WalkState	w;
+
+	w.remaining = units;
+	w.now = bo_now();
+	walk_lines(bo_prepare(&plan,
+						  "SELECT " LINE_COLS " FROM backorder.order_line"
+						  " WHERE sku OPERATOR(pg_catalog.=) $1"
+						  "   AND allocated_qty OPERATOR(pg_catalog.>) 0"
+						  " ORDER BY line_id DESC",
+						  1, (Oid[]) {TEXTOID}),
+			   e->sku, take_step, &w);
+	e->allocated -= units;
+	e->backordered = bo_add(e->backordered, units);
+	po_mark(e);
+	stock_changed(e);
+}
+
+/* Read one line (after its item is locked). */
+static void
+line_get(int64 line_id, LineState *l)
+{
+	static SPIPlanPtr plan = NULL;
+	Datum		arg = Int64GetDatum(line_id);
+
+	bo_run(bo_prepare(&plan,
+					  "SELECT " LINE_COLS " FROM backorder.order_line"
+					  " WHERE line_id OPERATOR(pg_catalog.=) $1",
+					  1, (Oid[]) {INT8OID}),
+		   &arg, NULL, 1);
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
+				 errmsg("order line " INT64_FORMAT " does not exist", line_id)));
+	line_from_spi(0, l);
+}
+
+/* Lock the item of a line and return the line's current state. */
+static StockEntry *
+lock_line(int64 line_id, LineState *l)
+{
+	StockEntry *e;
+
+	/* the sku of a line never changes, so a first unlocked read finds the item */
+	line_get(line_id, l);
+	e = stock_lock(l->sku);
+	line_get(line_id, l);
+	return e;
+}
+
+/* The trigger's table, as the engine: connect to SPI and act as the owner. */
+static void
+engine_begin(Relation rel)
+{
+	SPI_connect();
+	bo_engine_enter(rel->rd_rel->relowner);
+}
+
+/* Leave engine code and SPI. */
+static void
+engine_end(void)
+{
+	bo_engine_leave();
+	SPI_finish();
+}
+
+/* nextval of the line-id sequence; called while the item is locked. */
+static int64
+next_line_id(void)
+{
+	static Oid	seq = InvalidOid;
+	static LocalTransactionId seq_lxid = InvalidLocalTransactionId;
+
+	if (seq_lxid != MyProc->lxid || !OidIsValid(seq))
+	{
+		seq = get_relname_relid("order_line_line_id_seq",
+								get_namespace_oid("backorder", false));
+		if (!OidIsValid(seq))
+			elog(ERROR, "backorder: sequence order_line_line_id_seq is missing");
+		seq_lxid = MyProc->lxid;
+	}
+	return nextval_internal(seq, false);
+}
+
+/* Build the new version of a BEFORE INSERT row with replaced columns. */
+static HeapTuple
+replace_cols(Relation rel, HeapTuple tup, int n, int *cols, Datum *values, bool *nulls)
+{
+	return heap_modify_tuple_by_cols(tup, RelationGetDescr(rel), n, cols, values, nulls);
+}
+
+static const char *const order_line_maintained[] = {
+	"line_id", "allocated_qty", "backordered_qty", "shipped_qty", "cancelled_qty",
+	"status", "placed_at", "allocated_at"
+};
+
+/* Reject client values in maintained columns. */
+static void
+require_maintained_null(Relation rel, HeapTuple tup, const char *const *cols, int n)
+{
+	int			i;
+
+	for (i = 0; i < n; i++)
+		bo_require_null(tup, rel, cols[i]);
+}
+
+/*
+ * order_line BEFORE INSERT FOR EACH ROW: commit stock. Allocate what is free, queue
+ * the rest (unless the policy or the backorder cap forbids it), assign line_id while
+ * the item is locked: the queue order is the order in which lines committed stock.
+ */
+PG_FUNCTION_INFO_V1(bo_order_line_insert);
+Datum
+bo_order_line_insert(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = bo_trigger_data(fcinfo, "bo_order_line_insert", true, true);
+	Relation	rel = td->tg_relation;
+	HeapTuple	tup = td->tg_trigtuple;
+	char	   *ref,
+			   *sku;
+	int64		qty;
+	LineState	l;
+	StockEntry *e;
+	int			cols[8];
+	Datum		values[8];
+	bool		nulls[8] = {false};
+	TimestampTz now = bo_now();
+
+	require_maintained_null(rel, tup, order_line_maintained, lengthof(order_line_maintained));
+	ref = bo_require_text(tup, rel, "order_ref");
+	sku = bo_require_text(tup, rel, "sku");
+	qty = bo_require_qty(tup, rel, "qty", false);
+
+	engine_begin(rel);
+	PG_TRY();
+	{
+		int64		alloc,
+					back;
+
+		e = stock_lock(sku);
+		alloc = Min(qty, Max(e->on_hand - e->allocated, 0));
+		back = qty - alloc;
+		if (back > 0 && e->policy == POLICY_DENY)
+			ereport(ERROR,
+					(errcode(ERRCODE_BO_INSUFFICIENT_STOCK),
+					 errmsg("not enough stock of item \"%s\"", sku),
+					 errdetail(INT64_FORMAT " units were ordered but only " INT64_FORMAT
+							   " are free, and the item does not accept backorders.",
+							   qty, alloc)));
+		if (back > 0 && e->has_limit && bo_add(e->backordered, back) > e->backorder_limit)
+			ereport(ERROR,
+					(errcode(ERRCODE_BO_BACKORDER_LIMIT),
+					 errmsg("backorder limit of item \"%s\" reached", sku),
+					 errdetail("The order would leave " INT64_FORMAT " units waiting; the limit is "
+							   INT64_FORMAT ".", e->backordered + back, e->backorder_limit)));
+		e->allocated += alloc;
+		e->backordered = bo_add(e->backordered, back);
+		if (back > 0)
+			po_mark(e);
+		stock_changed(e);
+
+		memset(&l, 0, sizeof(l));
+		l.line_id = next_line_id();
+		l.qty = qty;
+		l.allocated = alloc;
+		l.backordered = back;
+		if (alloc > 0)
+			event_add("line_allocated", sku, ref, l.line_id, 0, alloc);
+		if (back > 0)
+			event_add("line_backordered", sku, ref, l.line_id, 0, back);
+	}
+	PG_FINALLY();
+	{
+		engine_end();
+	}
+	PG_END_TRY();
+
+	cols[0] = bo_attnum(rel, "line_id");
+	values[0] = Int64GetDatum(l.line_id);
+	cols[1] = bo_attnum(rel, "allocated_qty");
+	values[1] = Int64GetDatum(l.allocated);
+	cols[2] = bo_attnum(rel, "backordered_qty");
+	values[2] = Int64GetDatum(l.backordered);
+	cols[3] = bo_attnum(rel, "shipped_qty");
+	values[3] = Int64GetDatum(0);
+	cols[4] = bo_attnum(rel, "cancelled_qty");
+	values[4] = Int64GetDatum(0);
+	cols[5] = bo_attnum(rel, "status");
+	values[5] = line_status_datum(rel, cols[5], &l);
+	cols[6] = bo_attnum(rel, "placed_at");
+	values[6] = TimestampTzGetDatum(now);
+	cols[7] = bo_attnum(rel, "allocated_at");
+	values[7] = TimestampTzGetDatum(now);
+	nulls[7] = l.backordered > 0;
+	return PointerGetDatum(replace_cols(rel, tup, 8, cols, values, nulls));
+}
+
+/*
+ * receipt BEFORE INSERT FOR EACH ROW: add stock, book it against a purchase order,
+ * and fill the queue head first.
+ */
+PG_FUNCTION_INFO_V1(bo_receipt_insert);
+Datum
+bo_receipt_insert(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = bo_trigger_data(fcinfo, "bo_receipt_insert", true, true);
+	Relation	rel = td->tg_relation;
+	HeapTuple	tup = td->tg_trigtuple;
+	static const char *const maintained[] = {"received_at", "allocated_qty"};
+	char	   *sku;
+	int64		qty,
+				po_id = 0,
+				filled = 0;
+	bool		has_po;
+	int			cols[2];
+	Datum		values[2];
+	bool		nulls[2] = {false, false};
+
+	require_maintained_null(rel, tup, maintained, lengthof(maintained));
+	sku = bo_require_text(tup, rel, "sku");
+	qty = bo_require_qty(tup, rel, "qty", false);
+	has_po = bo_get_int8(tup, rel, bo_attnum(rel, "po_id"), &po_id);
+
+	engine_begin(rel);
+	PG_TRY();
+	{
+		StockEntry *e = stock_lock(sku);
+
+		po_receipt(e, qty, has_po, po_id);
+		e->on_hand = bo_add(e->on_hand, qty);
+		stock_changed(e);
+		event_add("stock_received", sku, NULL, 0, has_po ? po_id : 0, qty);
+		filled = queue_fill(e);
+	}
+	PG_FINALLY();
+	{
+		engine_end();
+	}
+	PG_END_TRY();
+
+	cols[0] = bo_attnum(rel, "received_at");
+	values[0] = TimestampTzGetDatum(bo_now());
+	cols[1] = bo_attnum(rel, "allocated_qty");
+	values[1] = Int64GetDatum(filled);
+	return PointerGetDatum(replace_cols(rel, tup, 2, cols, values, nulls));
+}
+
+/* Does a line belong to a ship-complete order that still has waiting lines? */
+static bool
+order_incomplete(const char *order_ref)
+{
+	static SPIPlanPtr plan = NULL;
+	Datum		arg = CStringGetTextDatum(order_ref);
+
+	bo_run(bo_prepare(&plan,
+					  "SELECT 1 FROM backorder.customer_order o"
+					  " WHERE o.order_ref OPERATOR(pg_catalog.=) $1 AND o.ship_complete"
+					  "   AND EXISTS (SELECT 1 FROM backorder.order_line l"
+					  "                WHERE l.order_ref OPERATOR(pg_catalog.=) $1"
+					  "                  AND l.backordered_qty OPERATOR(pg_catalog.>) 0)",
+					  1, (Oid[]) {TEXTOID}),
+		   &arg, NULL, 1);
+	return SPI_processed > 0;
+}
+
+/* shipment BEFORE INSERT FOR EACH ROW: allocated units leave the warehouse. */
+PG_FUNCTION_INFO_V1(bo_shipment_insert);
+Datum
+bo_shipment_insert(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = bo_trigger_data(fcinfo, "bo_shipment_insert", true, true);
+	Relation	rel = td->tg_relation;
+	HeapTuple	tup = td->tg_trigtuple;
+	static const char *const maintained[] = {"shipped_at"};
+	int64		line_id = bo_require_qty(tup, rel, "line_id", false);
+	int64		qty;
+	int			col;
+	Datum		value;
+	bool		null = false;
+
+	require_maintained_null(rel, tup, maintained, lengthof(maintained));
+	qty = bo_require_qty(tup, rel, "qty", false);
+
+	engine_begin(rel);
+	PG_TRY();
+	{
+		LineState	l;
+		StockEntry *e = lock_line(line_id, &l);
+
+		if (qty > l.allocated)
+			ereport(ERROR,
+					(errcode(ERRCODE_BO_SHIP_EXCEEDS),
+					 errmsg("cannot ship " INT64_FORMAT " units of order line " INT64_FORMAT,
+							qty, line_id),
+					 errdetail("Only " INT64_FORMAT " units of the line are allocated.",
+							   l.allocated)));
+		if (order_incomplete(l.order_ref))
+			ereport(ERROR,
+					(errcode(ERRCODE_BO_SHIP_INCOMPLETE),
+					 errmsg("order \"%s\" ships complete and still has waiting lines",
+							l.order_ref),
+					 errhint("Wait until every line of the order is allocated; see backorder.ready_to_ship.")));
+		l.allocated -= qty;
+		l.shipped += qty;
+		lines_apply(&l, 1);
+		e->on_hand -= qty;
+		e->allocated -= qty;
+		stock_changed(e);
+		event_add("line_shipped", l.sku, l.order_ref, line_id, 0, qty);
+	}
+	PG_FINALLY();
+	{
+		engine_end();
+	}
+	PG_END_TRY();
+
+	col = bo_attnum(rel, "shipped_at");
+	value = TimestampTzGetDatum(bo_now());
+	return PointerGetDatum(replace_cols(rel, tup, 1, &col, &value, &null));
+}
+
+/*
+ * cancellation BEFORE INSERT FOR EACH ROW: release waiting units first, then allocated
+ * ones; released stock goes straight to the head of the queue. qty NULL means all that
+ * is still open, and is replaced by that number.
+ */
+PG_FUNCTION_INFO_V1(bo_cancellation_insert);
+Datum
+bo_cancellation_insert(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = bo_trigger_data(fcinfo, "bo_cancellation_insert", true, true);
+	Relation	rel = td->tg_relation;
+	HeapTuple	tup = td->tg_trigtuple;
+	static const char *const maintained[] = {"cancelled_at"};
+	int64		line_id = bo_require_qty(tup, rel, "line_id", false);
+	int64		qty;
+	int			cols[2];
+	Datum		values[2];
+	bool		nulls[2] = {false, false};
+
+	require_maintained_null(rel, tup, maintained, lengthof(maintained));
+	qty = bo_require_qty(tup, rel, "qty", true);
+
+	engine_begin(rel);
+	PG_TRY();
+	{
+		LineState	l;
+		StockEntry *e = lock_line(line_id, &l);
+		int64		open = l.allocated + l.backordered;
+		int64		from_back,
+					from_alloc;
+
+		if (open == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_BO_CANCEL_EXCEEDS),
+					 errmsg("order line " INT64_FORMAT " has nothing left to cancel", line_id),
+					 errdetail("The line is %s.", line_status_label(&l))));
+		if (qty == 0)
+			qty = open;
+		if (qty > open)
+			ereport(ERROR,
+					(errcode(ERRCODE_BO_CANCEL_EXCEEDS),
+					 errmsg("cannot cancel " INT64_FORMAT " units of order line " INT64_FORMAT,
+							qty, line_id),
+					 errdetail("Only " INT64_FORMAT " units of the line are still open.", open)));
+		from_back = Min(qty, l.backordered);
+		from_alloc = qty - from_back;
+		l.backordered -= from_back;
+		l.allocated -= from_alloc;
+		l.cancelled += qty;
+		lines_apply(&l, 1);
+		e->backordered -= from_back;
+		e->allocated -= from_alloc;
+		if (from_back > 0)
+			po_mark(e);
+		stock_changed(e);
+		event_add("line_cancelled", l.sku, l.order_ref, line_id, 0, qty);
+		queue_fill(e);
+	}
+	PG_FINALLY();
+	{
+		engine_end();
+	}
+	PG_END_TRY();
+
+	cols[0] = bo_attnum(rel, "qty");
+	values[0] = Int64GetDatum(qty);
+	cols[1] = bo_attnum(rel, "cancelled_at");
+	values[1] = TimestampTzGetDatum(bo_now());
+	return PointerGetDatum(replace_cols(rel, tup, 2, cols, values, nulls));
+}
+
+/*
+ * adjustment BEFORE INSERT FOR EACH ROW: a stock count correction. A gain fills the
+ * queue like a receipt; a loss beyond free stock takes allocation back from the most
+ * recently allocated lines.
+ */
+PG_FUNCTION_INFO_V1(bo_adjustment_insert);
+Datum
+bo_adjustment_insert(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = bo_trigger_data(fcinfo, "bo_adjustment_insert", true, true);
+	Relation	rel = td->tg_relation;
+	HeapTuple	tup = td->tg_trigtuple;
+	static const char *const maintained[] = {"adjusted_at"};
+	char	   *sku;
+	int64		delta;
+	int			col;
+	Datum		value;
+	bool		null = false;
+
+	require_maintained_null(rel, tup, maintained, lengthof(maintained));
+	sku = bo_require_text(tup, rel, "sku");
+	if (!bo_get_int8(tup, rel, bo_attnum(rel, "delta"), &delta))
+		ereport(ERROR,
+				(errcode(ERRCODE_NOT_NULL_VIOLATION),
+				 errmsg("delta of table \"adjustment\" must not be null")));
+	if (delta == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_CHECK_VIOLATION),
+				 errmsg("delta of table \"adjustment\" must not be zero")));
+
+	engine_begin(rel);
+	PG_TRY();
+	{
+		StockEntry *e = stock_lock(sku);
+		int64		on_hand = bo_add(e->on_hand, delta);
+
+		if (on_hand < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_BO_NEGATIVE_STOCK),
+					 errmsg("adjustment would leave item \"%s\" with negative stock", sku),
+					 errdetail("On hand: " INT64_FORMAT ", delta: " INT64_FORMAT ".",
+							   e->on_hand, delta)));
+		e->on_hand = on_hand;
+		stock_changed(e);
+		event_add("stock_adjusted", sku, NULL, 0, 0, delta);
+		if (delta > 0)
+			queue_fill(e);
+		else if (e->allocated > e->on_hand)
+			take_back(e, e->allocated - e->on_hand);
+	}
+	PG_FINALLY();
+	{
+		engine_end();
+	}
+	PG_END_TRY();
+
+	col = bo_attnum(rel, "adjusted_at");
+	value = TimestampTzGetDatum(bo_now());
+	return PointerGetDatum(replace_cols(rel, tup, 1, &col, &value, &null));
+}
+
+/* AFTER INSERT FOR EACH STATEMENT on every ledger table: write counters and events. */
+PG_FUNCTION_INFO_V1(bo_flush);
+Datum
+bo_flush(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = bo_trigger_data(fcinfo, "bo_flush", false, false);
+
+	engine_begin(td->tg_relation);
+	PG_TRY();
+	{
+		stock_flush();
+		events_flush();
+	}
+	PG_FINALLY();
+	{
+		engine_end();
+	}
+	PG_END_TRY();
+	return PointerGetDatum(NULL);
+}

@@ -1,0 +1,585 @@
+/*
+ * purchase.c
+ *    Purchase-order buffering: waiting units that no open purchase order covers are
+ *    collected in the supplier's draft, which is issued at po_min_qty or po_max_wait.
+ *
+ * Lock order, which keeps this deadlock-free: item rows first (during the transaction,
+ * as ledger rows arrive), supplier rows last, at commit, in supplier_id order. An order
+ * line only notes its sku in a per-transaction set; the deferred constraint trigger
+ * bo_po_sync resynchronises the drafts of those skus at commit while holding the
+ * supplier's row lock for the few moments the commit takes. So orders for different
+ * items of one supplier never wait on each other while they run, and the transaction
+ * that pushes a draft over its minimum sees every draft line committed before it.
+ */
+#include "backorder.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/memutils.h"
+
+static HTAB *pending_skus = NULL;	/* skus whose purchase lines need a resync */
+
+typedef struct PendingSku
+{
+	char		sku[1];			/* variable length: the hash key is the whole string */
+} PendingSku;
+
+/* Note that an item's purchase-order lines must be resynchronised at commit. */
+void
+po_mark(StockEntry *e)
+{
+	char	   *key;
+	bool		found;
+
+	if (e->supplier_id == NULL)
+		return;
+	if (pending_skus == NULL)
+	{
+		HASHCTL		ctl;
+
+		memset(&ctl, 0, sizeof(ctl));
+		ctl.keysize = 256;
+		ctl.entrysize = 256;
+		ctl.hcxt = TopTransactionContext;
+		pending_skus = hash_create("backorder pending skus", 64, &ctl,
+								   HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+	}
+	/* item.sku is limited to 200 characters; 255 bytes covers single-byte ones */
+	key = palloc0(256);
+	strlcpy(key, e->sku, 256);
+	if (strlen(e->sku) >= 256)
+		ereport(ERROR,
+				(errcode(ERRCODE_STRING_DATA_RIGHT_TRUNCATION),
+				 errmsg("sku \"%s\" is too long for purchase-order buffering", e->sku),
+				 errdetail("Skus of items with a supplier are limited to 255 bytes.")));
+	hash_search(pending_skus, key, HASH_ENTER, &found);
+	pfree(key);
+}
+
+/* The transaction ended. */
+void
+po_reset(void)
+{
+	pending_skus = NULL;
+}
+
+/* Round up to a whole number of packs. */
+static int64
+round_to_pack(int64 units, int64 pack)
+{
+	if (units <= 0)
+		return 0;
+	return bo_add(units, pack - 1) / pack * pack;
+}
+
+/* add received units to one purchase-order line */
+#define BOOK_SQL \
+	"UPDATE backorder.purchase_order_line" \
+	"   SET received_qty = received_qty OPERATOR(pg_catalog.+) $3" \
+	" WHERE po_id OPERATOR(pg_catalog.=) $1 AND sku OPERATOR(pg_catalog.=) $2" \
+	" RETURNING qty, received_qty"
+static const Oid book_types[3] = {INT8OID, TEXTOID, INT8OID};
+
+/*
+ * Book a receipt against purchase-order lines (the item is locked): against po_id
+ * when given, else against the oldest issued orders that still miss units of the item.
+ */
+void
+po_receipt(StockEntry *e, int64 qty, bool has_po, int64 po_id)
+{
+	static SPIPlanPtr get_po = NULL;
+	static SPIPlanPtr book = NULL;
+	static SPIPlanPtr open_lines = NULL;
+	Datum		args[3];
+
+	if (has_po)
+	{
+		char	   *supplier;
+		char	   *status;
+		int64		ordered,
+					received;
+
+		args[0] = Int64GetDatum(po_id);
+		bo_run(bo_prepare(&get_po,
+						  "SELECT supplier_id, status::pg_catalog.text FROM backorder.purchase_order"
+						  " WHERE po_id OPERATOR(pg_catalog.=) $1",
+						  1, (Oid[]) {INT8OID}),
+			   args, NULL, 1);
+		if (SPI_processed == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
+					 errmsg("purchase order " INT64_FORMAT " does not exist", po_id)));
+		supplier = bo_col_text(0, 1);
+		status = bo_col_text(0, 2);
+		if (e->supplier_id == NULL || strcmp(supplier, e->supplier_id) != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_BO_WRONG_PO),
+					 errmsg("purchase order " INT64_FORMAT " is not from the supplier of item \"%s\"",
+							po_id, e->sku),
+					 errdetail("The order is from supplier \"%s\"; the item's supplier is %s.",
+							   supplier, e->supplier_id ? quote_literal_cstr(e->supplier_id) : "none")));
+		if (strcmp(status, "issued") != 0 && strcmp(status, "received") != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_BO_WRONG_PO),
+					 errmsg("purchase order " INT64_FORMAT " is %s and cannot be received against",
+							po_id, status)));
+		args[1] = CStringGetTextDatum(e->sku);
+		args[2] = Int64GetDatum(qty);
+		bo_run(bo_prepare(&book, BOOK_SQL, 3, book_types), args, NULL, 0);
+		if (SPI_processed == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_BO_WRONG_PO),
+					 errmsg("purchase order " INT64_FORMAT " has no line for item \"%s\"",
+							po_id, e->sku)));
+		ordered = bo_col_int8(0, 1, 0);
+		received = bo_col_int8(0, 2, 0);
+		if (received > ordered)
+			event_add("po_over_received", e->sku, NULL, 0, po_id,
+					  Min(qty, received - ordered));
+	}
+	else
+	{
+		int64		left = qty;
+		uint64		i,
+					n;
+		int64	   *ids,
+				   *open;
+
+		args[0] = CStringGetTextDatum(e->sku);
+		bo_run(bo_prepare(&open_lines,
+						  "SELECT l.po_id, l.qty OPERATOR(pg_catalog.-) l.received_qty"
+						  "  FROM backorder.purchase_order_line l"
+						  "  JOIN backorder.purchase_order p"
+						  "    ON p.po_id OPERATOR(pg_catalog.=) l.po_id"
+						  " WHERE l.sku OPERATOR(pg_catalog.=) $1"
+						  "   AND p.status OPERATOR(pg_catalog.=) 'issued'::backorder.po_status"
+						  "   AND l.received_qty OPERATOR(pg_catalog.<) l.qty"
+						  " ORDER BY p.issued_at, p.po_id",
+						  1, (Oid[]) {TEXTOID}),
+			   args, NULL, 0);
+		n = SPI_processed;
+		ids = palloc(sizeof(int64) * (n + 1));
+		open = palloc(sizeof(int64) * (n + 1));
+		for (i = 0; i < n; i++)
+		{
+			ids[i] = bo_col_int8(i, 1, 0);
+			open[i] = bo_col_int8(i, 2, 0);
+		}
+		for (i = 0; i < n && left > 0; i++)
+		{
+			int64		take = Min(left, open[i]);
+
+			args[0] = Int64GetDatum(ids[i]);
+			args[1] = CStringGetTextDatum(e->sku);
+			args[2] = Int64GetDatum(take);
+			bo_run(bo_prepare(&book, BOOK_SQL, 3, book_types), args, NULL, 0);
+			left -= take;
+		}
+	}
+	po_mark(e);
+}
+
+/* Issue a draft: it becomes issued at `at`, expected after the supplier's lead time. */
+static void
+issue(int64 po_id, TimestampTz at)
+{
+	static SPIPlanPtr plan = NULL;
+	Datum		args[2];
+
+	args[0] = Int64GetDatum(po_id);
+	args[1] = TimestampTzGetDatum(at);
+	bo_run(bo_prepare(&plan,
+					  "UPDATE backorder.purchase_order p"
+					  "   SET status = 'issued', issued_at = $2,"
+					  "       expected_at = $2 OPERATOR(pg_catalog.+)"
+					  "           COALESCE(s.lead_time, '0'::pg_catalog.interval)"
+					  "  FROM backorder.supplier s"
+					  " WHERE p.po_id OPERATOR(pg_catalog.=) $1"
+					  "   AND s.supplier_id OPERATOR(pg_catalog.=) p.supplier_id"
+					  "   AND p.status OPERATOR(pg_catalog.=) 'draft'::backorder.po_status"
+					  " RETURNING (SELECT pg_catalog.sum(qty) FROM backorder.purchase_order_line l"
+					  "             WHERE l.po_id OPERATOR(pg_catalog.=) p.po_id)::pg_catalog.int8",
+					  2, (Oid[]) {INT8OID, TIMESTAMPTZOID}),
+		   args, NULL, 0);
+	if (SPI_processed == 1)
+		event_add("po_issued", NULL, NULL, 0, po_id, bo_col_int8(0, 1, 0));
+}
+
+/*
+ * Lock a supplier's row (the serialisation point for its draft), then look at the
+ * draft: sets *draft (0 when none) and returns true when it is due at `at`.
+ */
+static bool
+lock_supplier(const char *supplier_id, TimestampTz at, int64 *draft)
+{
+	static SPIPlanPtr lock = NULL;
+	static SPIPlanPtr get = NULL;
+	Datum		arg = CStringGetTextDatum(supplier_id);
+	Datum		args[2];
+	bool		isnull;
+
+	bo_run(bo_prepare(&lock,
+					  "SELECT 1 FROM backorder.supplier WHERE supplier_id OPERATOR(pg_catalog.=) $1"
+					  "   FOR NO KEY UPDATE",
+					  1, (Oid[]) {TEXTOID}),
+		   &arg, NULL, 0);
+	args[0] = arg;
+	args[1] = TimestampTzGetDatum(at);
+	bo_run(bo_prepare(&get,
+					  "SELECT p.po_id,"
+					  "       COALESCE((SELECT pg_catalog.sum(l.qty) FROM backorder.purchase_order_line l"
+					  "                  WHERE l.po_id OPERATOR(pg_catalog.=) p.po_id), 0)"
+					  "         OPERATOR(pg_catalog.>=) s.po_min_qty"
+					  "       OR (SELECT pg_catalog.min(l.first_demand_at) OPERATOR(pg_catalog.+) s.po_max_wait"
+					  "             FROM backorder.purchase_order_line l"
+					  "            WHERE l.po_id OPERATOR(pg_catalog.=) p.po_id"
+					  "              AND l.qty OPERATOR(pg_catalog.>) 0) OPERATOR(pg_catalog.<=) $2"
+					  "  FROM backorder.purchase_order p"
+					  "  JOIN backorder.supplier s ON s.supplier_id OPERATOR(pg_catalog.=) p.supplier_id"
+					  " WHERE p.supplier_id OPERATOR(pg_catalog.=) $1"
+					  "   AND p.status OPERATOR(pg_catalog.=) 'draft'::backorder.po_status"
+					  "   FOR UPDATE OF p",
+					  2, (Oid[]) {TEXTOID, TIMESTAMPTZOID}),
+		   args, NULL, 0);
+	if (SPI_processed == 0)
+	{
+		*draft = 0;
+		return false;
+	}
+	*draft = bo_col_int8(0, 1, 0);
+	return DatumGetBool(bo_col(0, 2, &isnull)) && !isnull;
+}
+
+/*
+ * Resynchronise one locked item with the purchase orders of its supplier (whose row we
+ * hold): the draft line covers the waiting units that issued orders do not, rounded up
+ * to packs, and incoming is what open orders still bring.
+ */
+static void
+resync_item(StockEntry *e, int64 *draft, TimestampTz now)
+{
+	static SPIPlanPtr issued_open = NULL;
+	static SPIPlanPtr create = NULL;
+	static SPIPlanPtr set_line = NULL;
+	static SPIPlanPtr drop_line = NULL;
+	Datum		args[4];
+	int64		open,
+				desired;
+
+	args[0] = CStringGetTextDatum(e->sku);
+	bo_run(bo_prepare(&issued_open,
+					  "SELECT COALESCE(pg_catalog.sum(GREATEST(l.qty OPERATOR(pg_catalog.-)"
+					  "           l.received_qty, 0)), 0)::pg_catalog.int8"
+					  "  FROM backorder.purchase_order_line l"
+					  "  JOIN backorder.purchase_order p ON p.po_id OPERATOR(pg_catalog.=) l.po_id"
+					  " WHERE l.sku OPERATOR(pg_catalog.=) $1"
+					  "   AND p.status OPERATOR(pg_catalog.=) 'issued'::backorder.po_status",
+					  1, (Oid[]) {TEXTOID}),
+		   args, NULL, 1);
+	open = bo_col_int8(0, 1, 0);
+	desired = round_to_pack(e->backordered - open, e->pack_size);
+
+	if (desired > 0 && *draft == 0)
+	{
+		Datum		cargs[2];
+
+		cargs[0] = CStringGetTextDatum(e->supplier_id);
+		cargs[1] = TimestampTzGetDatum(now);
+		bo_run(bo_prepare(&create,
+						  "INSERT INTO backorder.purchase_order (supplier_id, status, created_at)"
+						  " VALUES ($1, 'draft', $2) RETURNING po_id",
+						  2, (Oid[]) {TEXTOID, TIMESTAMPTZOID}),
+			   cargs, NULL, 0);
+		*draft = bo_col_int8(0, 1, 0);
+	}
+	if (*draft != 0)
+	{
+		args[1] = Int64GetDatum(*draft);
+		args[2] = Int64GetDatum(desired);
+		args[3] = TimestampTzGetDatum(now);
+		if (desired > 0)
+			bo_run(bo_prepare(&set_line,
+							  "INSERT INTO backorder.purchase_order_line AS l"
+							  "       (po_id, sku, qty, first_demand_at) VALUES ($2, $1, $3, $4)"
+							  " ON CONFLICT (po_id, sku) DO UPDATE SET qty = EXCLUDED.qty",
+							  4, (Oid[]) {TEXTOID, INT8OID, INT8OID, TIMESTAMPTZOID}),
+				   args, NULL, 0);
+		else
+			bo_run(bo_prepare(&drop_line,
+							  "DELETE FROM backorder.purchase_order_line"
+							  " WHERE sku OPERATOR(pg_catalog.=) $1 AND po_id OPERATOR(pg_catalog.=) $2",
+							  2, (Oid[]) {TEXTOID, INT8OID}),
+				   args, NULL, 0);
+	}
+	if (e->incoming != open + desired)
+	{
+		e->incoming = open + desired;
+		stock_changed(e);
+	}
+}
+
+/* Mark issued orders of a supplier whose every line has arrived as received. */
+static void
+complete_received(const char *supplier_id, TimestampTz now)
+{
+	static SPIPlanPtr plan = NULL;
+	Datum		args[2];
+	uint64		i;
+
+	args[0] = CStringGetTextDatum(supplier_id);
+	args[1] = TimestampTzGetDatum(now);
+	bo_run(bo_prepare(&plan,
+					  "UPDATE backorder.purchase_order p SET status = 'received', received_at = $2"
+					  " WHERE p.supplier_id OPERATOR(pg_catalog.=) $1"
+					  "   AND p.status OPERATOR(pg_catalog.=) 'issued'::backorder.po_status"
+					  "   AND NOT EXISTS (SELECT 1 FROM backorder.purchase_order_line l"
+					  "                    WHERE l.po_id OPERATOR(pg_catalog.=) p.po_id"
+					  "                      AND l.received_qty OPERATOR(pg_catalog.<) l.qty)"
+					  " RETURNING p.po_id",
+					  2, (Oid[]) {TEXTOID, TIMESTAMPTZOID}),
+		   args, NULL, 0);
+	for (i = 0; i < SPI_processed; i++)
+		event_add("po_received", NULL, NULL, 0, bo_col_int8(i, 1, 0), 0);
+}
+
+static int
+cmp_entries(const void *a, const void *b)
+{
+	const StockEntry *x = *(StockEntry *const *) a;
+	const StockEntry *y = *(StockEntry *const *) b;
+	int			c = strcmp(x->supplier_id, y->supplier_id);
+
+	return c != 0 ? c : strcmp(x->sku, y->sku);
+}
+
+/*
+ * Resync the given items (all locked, all with a supplier): for each supplier in
+ * order, lock it, resync its items, issue the draft when due, close received orders.
+ * Returns ids of issued drafts through *issued (may be NULL).
+ */
+static void
+resync(StockEntry **items, int n, TimestampTz now, List **issued)
+{
+	int			i = 0;
+
+	qsort(items, n, sizeof(StockEntry *), cmp_entries);
+	while (i < n)
+	{
+		const char *supplier = items[i]->supplier_id;
+		int64		draft;
+
+		lock_supplier(supplier, now, &draft);
+		for (; i < n && strcmp(items[i]->supplier_id, supplier) == 0; i++)
+			resync_item(items[i], &draft, now);
+		if (draft != 0 && lock_supplier(supplier, now, &draft))
+		{
+			issue(draft, now);
+			if (issued)
+				*issued = lappend_int(*issued, (int) draft);
+		}
+		complete_received(supplier, now);
+	}
+	stock_flush();
+	events_flush();
+}
+
+/* Lock every pending item (items before suppliers) and resync them. */
+static void
+resync_pending(void)
+{
+	HASH_SEQ_STATUS seq;
+	char	   *sku;
+	StockEntry **items;
+	int			n = 0;
+
+	if (pending_skus == NULL || hash_get_num_entries(pending_skus) == 0)
+		return;
+	items = palloc(sizeof(StockEntry *) * hash_get_num_entries(pending_skus));
+	hash_seq_init(&seq, pending_skus);
+	while ((sku = hash_seq_search(&seq)) != NULL)
+	{
+		StockEntry *e = stock_lock(sku);
+
+		if (e->supplier_id)
+			items[n++] = e;
+	}
+	hash_destroy(pending_skus);
+	pending_skus = NULL;
+	resync(items, n, bo_now(), NULL);
+}
+
+/*
+ * Deferred constraint trigger (AFTER INSERT, INITIALLY DEFERRED) on the ledger tables:
+ * at commit, bring the drafts of every item this transaction changed up to date. The
+ * first firing does the work; the others find nothing pending.
+ */
+PG_FUNCTION_INFO_V1(bo_po_sync);
+Datum
+bo_po_sync(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = bo_trigger_data(fcinfo, "bo_po_sync", false, true);
+
+	if (pending_skus == NULL)
+		return PointerGetDatum(NULL);
+	SPI_connect();
+	bo_engine_enter(td->tg_relation->rd_rel->relowner);
+	PG_TRY();
+	{
+		resync_pending();
+	}
+	PG_FINALLY();
+	{
+		bo_engine_leave();
+	}
+	PG_END_TRY();
+	SPI_finish();
+	return PointerGetDatum(NULL);
+}
+
+/*
+ * issue_due_purchase_orders(as_of timestamptz) returns setof bigint: issue every draft
+ * that reached its supplier's minimum or whose oldest demand waited po_max_wait.
+ */
+PG_FUNCTION_INFO_V1(bo_issue_due_purchase_orders);
+Datum
+bo_issue_due_purchase_orders(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	TimestampTz as_of = PG_ARGISNULL(0) ? bo_now() : PG_GETARG_TIMESTAMPTZ(0);
+	static SPIPlanPtr drafts = NULL;
+	List	   *suppliers = NIL;
+	List	   *issued = NIL;
+	ListCell   *lc;
+	uint64		i;
+
+	InitMaterializedSRF(fcinfo, 0);
+	SPI_connect();
+	bo_engine_enter(bo_owner());
+	PG_TRY();
+	{
+		bo_run(bo_prepare(&drafts,
+						  "SELECT supplier_id FROM backorder.purchase_order"
+						  " WHERE status OPERATOR(pg_catalog.=) 'draft'::backorder.po_status"
+						  " ORDER BY supplier_id",
+						  0, NULL),
+			   NULL, NULL, 0);
+		for (i = 0; i < SPI_processed; i++)
+			suppliers = lappend(suppliers, bo_col_text(i, 1));
+		foreach(lc, suppliers)
+		{
+			int64		draft;
+
+			if (lock_supplier(lfirst(lc), as_of, &draft))
+			{
+				issue(draft, as_of);
+				issued = lappend(issued, psprintf(INT64_FORMAT, draft));
+			}
+		}
+		events_flush();
+	}
+	PG_FINALLY();
+	{
+		bo_engine_leave();
+	}
+	PG_END_TRY();
+	SPI_finish();
+
+	foreach(lc, issued)
+	{
+		Datum		v = Int64GetDatum(pg_strtoint64(lfirst(lc)));
+		bool		null = false;
+
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, &v, &null);
+	}
+	return (Datum) 0;
+}
+
+/*
+ * cancel_purchase_order(po_id bigint): a draft or issued order is cancelled; the units
+ * it still missed return to the buffer (the supplier's draft).
+ */
+PG_FUNCTION_INFO_V1(bo_cancel_purchase_order);
+Datum
+bo_cancel_purchase_order(PG_FUNCTION_ARGS)
+{
+	int64		po_id = PG_GETARG_INT64(0);
+	static SPIPlanPtr lines = NULL;
+	static SPIPlanPtr cancel = NULL;
+	Datum		arg = Int64GetDatum(po_id);
+	List	   *skus = NIL;
+	ListCell   *lc;
+	StockEntry **items;
+	int			n = 0;
+	uint64		i;
+
+	SPI_connect();
+	bo_engine_enter(bo_owner());
+	PG_TRY();
+	{
+		bo_run(bo_prepare(&lines,
+						  "SELECT l.sku, p.status::pg_catalog.text"
+						  "  FROM backorder.purchase_order p"
+						  "  LEFT JOIN backorder.purchase_order_line l"
+						  "    ON l.po_id OPERATOR(pg_catalog.=) p.po_id"
+						  " WHERE p.po_id OPERATOR(pg_catalog.=) $1 ORDER BY l.sku",
+						  1, (Oid[]) {INT8OID}),
+			   &arg, NULL, 0);
+		if (SPI_processed == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
+					 errmsg("purchase order " INT64_FORMAT " does not exist", po_id)));
+		{
+			char	   *status = bo_col_text(0, 2);
+
+			if (strcmp(status, "draft") != 0 && strcmp(status, "issued") != 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_BO_WRONG_PO),
+						 errmsg("purchase order " INT64_FORMAT " is %s and cannot be cancelled",
+								po_id, status)));
+		}
+		for (i = 0; i < SPI_processed; i++)
+		{
+			char	   *sku = bo_col_text(i, 1);
+
+			if (sku)
+				skus = lappend(skus, sku);
+		}
+		/* items first (sorted by the query), then the supplier inside resync() */
+		items = palloc(sizeof(StockEntry *) * (list_length(skus) + 1));
+		foreach(lc, skus)
+			items[n++] = stock_lock(lfirst(lc));
+		bo_run(bo_prepare(&cancel,
+						  "UPDATE backorder.purchase_order SET status = 'cancelled', cancelled_at = $2"
+						  " WHERE po_id OPERATOR(pg_catalog.=) $1"
+						  "   AND status OPERATOR(pg_catalog.<>) 'cancelled'::backorder.po_status"
+						  "   AND status OPERATOR(pg_catalog.<>) 'received'::backorder.po_status",
+						  2, (Oid[]) {INT8OID, TIMESTAMPTZOID}),
+			   (Datum[]) {arg, TimestampTzGetDatum(bo_now())}, NULL, 0);
+		if (SPI_processed != 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_BO_WRONG_PO),
+					 errmsg("purchase order " INT64_FORMAT " changed while it was being cancelled", po_id),
+					 errhint("Try again.")));
+		event_add("po_cancelled", NULL, NULL, 0, po_id, 0);
+		{
+			int			k = 0;
+
+			for (i = 0; i < (uint64) n; i++)
+				if (items[i]->supplier_id)
+					items[k++] = items[i];
+			resync(items, k, bo_now(), NULL);
+		}
+	}
+	PG_FINALLY();
+	{
+		bo_engine_leave();
+	}
+	PG_END_TRY();
+	SPI_finish();
+	PG_RETURN_VOID();
+}

@@ -1,0 +1,168 @@
+-- backorder install script, part 1: types and tables.
+-- The parts under src/sql/ are concatenated in name order into backorder--<version>.sql.
+\echo Use "CREATE EXTENSION backorder" to load this file. \quit
+
+CREATE TYPE backorder.stock_policy AS ENUM ('deny', 'backorder', 'preorder');
+CREATE TYPE backorder.line_status AS ENUM
+    ('backordered', 'partially_allocated', 'allocated', 'shipped', 'cancelled');
+CREATE TYPE backorder.po_status AS ENUM ('draft', 'issued', 'received', 'cancelled');
+
+-- Suppliers and how purchase orders to them are buffered.
+CREATE TABLE backorder.supplier (
+    supplier_id text PRIMARY KEY
+        CHECK (pg_catalog.length(supplier_id) OPERATOR(pg_catalog.<=) 200),
+    name        text NOT NULL DEFAULT '',
+    lead_time   interval CHECK (lead_time OPERATOR(pg_catalog.>=) '0'::interval),
+    po_min_qty  bigint NOT NULL DEFAULT 1 CHECK (po_min_qty OPERATOR(pg_catalog.>) 0),
+    po_max_wait interval CHECK (po_max_wait OPERATOR(pg_catalog.>=) '0'::interval)
+);
+
+-- Stock-keeping units. The counters are maintained by the engine; fillfactor leaves
+-- room on each page so that counter updates stay HOT (no index covers a counter).
+CREATE TABLE backorder.item (
+    sku             text PRIMARY KEY
+        CHECK (pg_catalog.length(sku) OPERATOR(pg_catalog.<=) 200),
+    supplier_id     text REFERENCES backorder.supplier,
+    policy          backorder.stock_policy NOT NULL DEFAULT 'backorder',
+    backorder_limit bigint CHECK (backorder_limit OPERATOR(pg_catalog.>=) 0),
+    pack_size       bigint NOT NULL DEFAULT 1 CHECK (pack_size OPERATOR(pg_catalog.>) 0),
+    on_hand         bigint NOT NULL DEFAULT 0,
+    allocated       bigint NOT NULL DEFAULT 0,
+    backordered     bigint NOT NULL DEFAULT 0,
+    incoming        bigint NOT NULL DEFAULT 0,
+    available       bigint GENERATED ALWAYS AS
+        (on_hand OPERATOR(pg_catalog.-) allocated OPERATOR(pg_catalog.-) backordered) STORED
+) WITH (fillfactor = 50);
+
+-- Optional order header.
+CREATE TABLE backorder.customer_order (
+    order_ref     text PRIMARY KEY,
+    ship_complete boolean NOT NULL DEFAULT false,
+    created_at    timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+
+-- Order lines. line_id is assigned by the engine while it holds the item's lock, so it is
+-- the order in which lines committed stock: the queue order. There is deliberately no
+-- foreign key to item: the trigger checks and locks the item itself (one probe, not two),
+-- and items with ledger rows cannot be deleted.
+CREATE TABLE backorder.order_line (
+    line_id         bigint PRIMARY KEY,
+    order_ref       text NOT NULL,
+    sku             text NOT NULL,
+    qty             bigint NOT NULL,
+    allocated_qty   bigint NOT NULL,
+    backordered_qty bigint NOT NULL,
+    shipped_qty     bigint NOT NULL,
+    cancelled_qty   bigint NOT NULL,
+    status          backorder.line_status NOT NULL,
+    placed_at       timestamptz NOT NULL,
+    allocated_at    timestamptz,
+    CONSTRAINT order_line_qty_check CHECK (qty OPERATOR(pg_catalog.>) 0),
+    CONSTRAINT order_line_balance_check CHECK (qty OPERATOR(pg_catalog.=)
+        (allocated_qty OPERATOR(pg_catalog.+) backordered_qty
+         OPERATOR(pg_catalog.+) shipped_qty OPERATOR(pg_catalog.+) cancelled_qty))
+);
+CREATE SEQUENCE backorder.order_line_line_id_seq OWNED BY backorder.order_line.line_id;
+-- every line of an item, oldest first (history, newest-allocated walks)
+CREATE INDEX order_line_sku_idx ON backorder.order_line (sku, line_id);
+-- the queue: only waiting lines, so a receipt walks what it fills and no more
+CREATE INDEX order_line_queue_idx ON backorder.order_line (sku, line_id)
+    WHERE backordered_qty OPERATOR(pg_catalog.>) 0;
+CREATE INDEX order_line_order_ref_idx ON backorder.order_line (order_ref);
+
+CREATE TABLE backorder.purchase_order (
+    po_id       bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    supplier_id text NOT NULL REFERENCES backorder.supplier,
+    status      backorder.po_status NOT NULL DEFAULT 'draft',
+    created_at  timestamptz NOT NULL,
+    issued_at   timestamptz,
+    expected_at timestamptz,
+    received_at timestamptz,
+    cancelled_at timestamptz
+);
+-- one draft per supplier
+CREATE UNIQUE INDEX purchase_order_one_draft_idx ON backorder.purchase_order (supplier_id)
+    WHERE status OPERATOR(pg_catalog.=) 'draft'::backorder.po_status;
+
+CREATE TABLE backorder.purchase_order_line (
+    po_id        bigint NOT NULL REFERENCES backorder.purchase_order,
+    sku          text NOT NULL REFERENCES backorder.item,
+    qty          bigint NOT NULL CHECK (qty OPERATOR(pg_catalog.>=) 0),
+    received_qty bigint NOT NULL DEFAULT 0 CHECK (received_qty OPERATOR(pg_catalog.>=) 0),
+    first_demand_at timestamptz NOT NULL,
+    PRIMARY KEY (po_id, sku)
+);
+CREATE INDEX purchase_order_line_sku_idx ON backorder.purchase_order_line (sku, po_id);
+
+CREATE TABLE backorder.receipt (
+    receipt_id    bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    sku           text NOT NULL REFERENCES backorder.item,
+    qty           bigint NOT NULL,
+    po_id         bigint REFERENCES backorder.purchase_order,
+    received_at   timestamptz NOT NULL,
+    allocated_qty bigint NOT NULL,
+    CONSTRAINT receipt_qty_check CHECK (qty OPERATOR(pg_catalog.>) 0)
+);
+CREATE INDEX receipt_sku_idx ON backorder.receipt (sku);
+
+CREATE TABLE backorder.shipment (
+    shipment_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    line_id     bigint NOT NULL REFERENCES backorder.order_line,
+    qty         bigint NOT NULL,
+    shipped_at  timestamptz NOT NULL,
+    CONSTRAINT shipment_qty_check CHECK (qty OPERATOR(pg_catalog.>) 0)
+);
+CREATE INDEX shipment_line_idx ON backorder.shipment (line_id);
+
+CREATE TABLE backorder.cancellation (
+    cancellation_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    line_id         bigint NOT NULL REFERENCES backorder.order_line,
+    qty             bigint NOT NULL,  -- NULL on insert means "all that is still open"
+    reason          text,
+    cancelled_at    timestamptz NOT NULL,
+    CONSTRAINT cancellation_qty_check CHECK (qty OPERATOR(pg_catalog.>) 0)
+);
+CREATE INDEX cancellation_line_idx ON backorder.cancellation (line_id);
+
+CREATE TABLE backorder.adjustment (
+    adjustment_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    sku           text NOT NULL REFERENCES backorder.item,
+    delta         bigint NOT NULL,
+    reason        text NOT NULL DEFAULT '',
+    adjusted_at   timestamptz NOT NULL,
+    CONSTRAINT adjustment_delta_check CHECK (delta OPERATOR(pg_catalog.<>) 0)
+);
+CREATE INDEX adjustment_sku_idx ON backorder.adjustment (sku);
+
+-- What customers and buyers care about; a NOTIFY on channel backorder_events carries event_id.
+CREATE TABLE backorder.event (
+    event_id  bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    at        timestamptz NOT NULL,
+    kind      text NOT NULL,
+    sku       text,
+    order_ref text,
+    line_id   bigint,
+    po_id     bigint,
+    qty       bigint
+);
+CREATE INDEX event_at_idx ON backorder.event (at);
+
+-- pg_dump keeps the data of every table (the extension owns the tables, not their rows).
+SELECT pg_catalog.pg_extension_config_dump('backorder.supplier', '');
+SELECT pg_catalog.pg_extension_config_dump('backorder.item', '');
+SELECT pg_catalog.pg_extension_config_dump('backorder.customer_order', '');
+SELECT pg_catalog.pg_extension_config_dump('backorder.order_line', '');
+SELECT pg_catalog.pg_extension_config_dump('backorder.order_line_line_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('backorder.purchase_order', '');
+SELECT pg_catalog.pg_extension_config_dump('backorder.purchase_order_line', '');
+SELECT pg_catalog.pg_extension_config_dump('backorder.receipt', '');
+SELECT pg_catalog.pg_extension_config_dump('backorder.shipment', '');
+SELECT pg_catalog.pg_extension_config_dump('backorder.cancellation', '');
+SELECT pg_catalog.pg_extension_config_dump('backorder.adjustment', '');
+SELECT pg_catalog.pg_extension_config_dump('backorder.event', '');
+SELECT pg_catalog.pg_extension_config_dump('backorder.purchase_order_po_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('backorder.receipt_receipt_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('backorder.shipment_shipment_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('backorder.cancellation_cancellation_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('backorder.adjustment_adjustment_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('backorder.event_event_id_seq', '');

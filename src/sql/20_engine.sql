@@ -1,0 +1,101 @@
+-- backorder install script, part 2: the C engine's triggers and functions.
+
+CREATE FUNCTION backorder.order_line_commit_stock() RETURNS trigger
+    LANGUAGE c AS 'MODULE_PATHNAME', 'bo_order_line_insert';
+CREATE FUNCTION backorder.receipt_fill_queue() RETURNS trigger
+    LANGUAGE c AS 'MODULE_PATHNAME', 'bo_receipt_insert';
+CREATE FUNCTION backorder.shipment_release() RETURNS trigger
+    LANGUAGE c AS 'MODULE_PATHNAME', 'bo_shipment_insert';
+CREATE FUNCTION backorder.cancellation_release() RETURNS trigger
+    LANGUAGE c AS 'MODULE_PATHNAME', 'bo_cancellation_insert';
+CREATE FUNCTION backorder.adjustment_apply() RETURNS trigger
+    LANGUAGE c AS 'MODULE_PATHNAME', 'bo_adjustment_insert';
+CREATE FUNCTION backorder.ledger_flush() RETURNS trigger
+    LANGUAGE c AS 'MODULE_PATHNAME', 'bo_flush';
+CREATE FUNCTION backorder.purchase_sync() RETURNS trigger
+    LANGUAGE c AS 'MODULE_PATHNAME', 'bo_po_sync';
+CREATE FUNCTION backorder.ledger_guard() RETURNS trigger
+    LANGUAGE c AS 'MODULE_PATHNAME', 'bo_ledger_guard';
+CREATE FUNCTION backorder.item_guard() RETURNS trigger
+    LANGUAGE c AS 'MODULE_PATHNAME', 'bo_item_guard';
+
+-- Row triggers do the work and store each ledger row once with its final state; the
+-- statement trigger writes item counters and events once per statement. Trigger names
+-- start with "zz_" so that they fire after any BEFORE trigger a shop adds (triggers
+-- fire in name order): the engine must see the row exactly as it will be stored.
+CREATE TRIGGER zz_commit_stock BEFORE INSERT ON backorder.order_line
+    FOR EACH ROW EXECUTE FUNCTION backorder.order_line_commit_stock();
+CREATE TRIGGER zz_fill_queue BEFORE INSERT ON backorder.receipt
+    FOR EACH ROW EXECUTE FUNCTION backorder.receipt_fill_queue();
+CREATE TRIGGER zz_release BEFORE INSERT ON backorder.shipment
+    FOR EACH ROW EXECUTE FUNCTION backorder.shipment_release();
+CREATE TRIGGER zz_release BEFORE INSERT ON backorder.cancellation
+    FOR EACH ROW EXECUTE FUNCTION backorder.cancellation_release();
+CREATE TRIGGER zz_apply BEFORE INSERT ON backorder.adjustment
+    FOR EACH ROW EXECUTE FUNCTION backorder.adjustment_apply();
+
+CREATE TRIGGER flush AFTER INSERT ON backorder.order_line
+    FOR EACH STATEMENT EXECUTE FUNCTION backorder.ledger_flush();
+CREATE TRIGGER flush AFTER INSERT ON backorder.receipt
+    FOR EACH STATEMENT EXECUTE FUNCTION backorder.ledger_flush();
+CREATE TRIGGER flush AFTER INSERT ON backorder.shipment
+    FOR EACH STATEMENT EXECUTE FUNCTION backorder.ledger_flush();
+CREATE TRIGGER flush AFTER INSERT ON backorder.cancellation
+    FOR EACH STATEMENT EXECUTE FUNCTION backorder.ledger_flush();
+CREATE TRIGGER flush AFTER INSERT ON backorder.adjustment
+    FOR EACH STATEMENT EXECUTE FUNCTION backorder.ledger_flush();
+
+-- Purchase-order buffering runs at commit (see src/purchase.c for why).
+CREATE CONSTRAINT TRIGGER purchase_sync AFTER INSERT ON backorder.order_line
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
+    WHEN (NEW.backordered_qty OPERATOR(pg_catalog.>) 0)
+    EXECUTE FUNCTION backorder.purchase_sync();
+CREATE CONSTRAINT TRIGGER purchase_sync AFTER INSERT ON backorder.receipt
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION backorder.purchase_sync();
+CREATE CONSTRAINT TRIGGER purchase_sync AFTER INSERT ON backorder.cancellation
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION backorder.purchase_sync();
+CREATE CONSTRAINT TRIGGER purchase_sync AFTER INSERT ON backorder.adjustment
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION backorder.purchase_sync();
+
+-- The ledger is append-only; purchase orders change only through the engine.
+CREATE TRIGGER append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON backorder.order_line
+    FOR EACH STATEMENT EXECUTE FUNCTION backorder.ledger_guard();
+CREATE TRIGGER append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON backorder.receipt
+    FOR EACH STATEMENT EXECUTE FUNCTION backorder.ledger_guard();
+CREATE TRIGGER append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON backorder.shipment
+    FOR EACH STATEMENT EXECUTE FUNCTION backorder.ledger_guard();
+CREATE TRIGGER append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON backorder.cancellation
+    FOR EACH STATEMENT EXECUTE FUNCTION backorder.ledger_guard();
+CREATE TRIGGER append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON backorder.adjustment
+    FOR EACH STATEMENT EXECUTE FUNCTION backorder.ledger_guard();
+CREATE TRIGGER engine_only BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON backorder.purchase_order
+    FOR EACH STATEMENT EXECUTE FUNCTION backorder.ledger_guard();
+CREATE TRIGGER engine_only BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON backorder.purchase_order_line
+    FOR EACH STATEMENT EXECUTE FUNCTION backorder.ledger_guard();
+CREATE TRIGGER guard BEFORE INSERT OR UPDATE OR DELETE ON backorder.item
+    FOR EACH ROW EXECUTE FUNCTION backorder.item_guard();
+
+CREATE FUNCTION backorder.issue_due_purchase_orders(as_of timestamptz DEFAULT pg_catalog.now())
+    RETURNS SETOF bigint
+    LANGUAGE c AS 'MODULE_PATHNAME', 'bo_issue_due_purchase_orders';
+COMMENT ON FUNCTION backorder.issue_due_purchase_orders(timestamptz) IS
+    'issue every draft purchase order that reached its supplier''s minimum or whose oldest demand waited po_max_wait; returns their ids';
+
+CREATE FUNCTION backorder.cancel_purchase_order(po_id bigint) RETURNS void
+    LANGUAGE c STRICT AS 'MODULE_PATHNAME', 'bo_cancel_purchase_order';
+COMMENT ON FUNCTION backorder.cancel_purchase_order(bigint) IS
+    'cancel a draft or issued purchase order; the units it still missed return to the supplier''s draft';
+
+-- Delete events older than a point in time; returns how many were deleted.
+CREATE FUNCTION backorder.purge_events(older_than timestamptz) RETURNS bigint
+    LANGUAGE sql STRICT
+    SET search_path = pg_catalog, pg_temp
+    BEGIN ATOMIC
+        WITH gone AS (DELETE FROM backorder.event WHERE at OPERATOR(pg_catalog.<) older_than
+                      RETURNING 1)
+        SELECT pg_catalog.count(*) FROM gone;
+    END;
+
+REVOKE ALL ON FUNCTION backorder.issue_due_purchase_orders(timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION backorder.cancel_purchase_order(bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION backorder.purge_events(timestamptz) FROM PUBLIC;

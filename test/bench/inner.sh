@@ -1,0 +1,155 @@
+#!/bin/bash
+# Runs inside a pg_virtualenv cluster (started by run.sh): builds the variants plain, plbase and
+# backorder side by side in database "bench", runs every workload for each of them (interleaved,
+# BENCH_REPEAT times) and writes report.txt, raw.txt and bench.log into $BENCH_OUT.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+out=${BENCH_OUT:?}
+
+if [ "${QUICK:-0}" = 1 ]; then   # smoke test: everything tiny
+    : "${BENCH_SECONDS:=2}" "${BENCH_REPEAT:=1}" "${BENCH_SKUS:=1000}" "${BENCH_BULK:=2000}" "${BENCH_TIMEOUT:=30}"
+fi
+SECS=${BENCH_SECONDS:-10}
+REPEAT=${BENCH_REPEAT:-3}
+NSKU=${BENCH_SKUS:-10000}      # SKUs of workload 1
+NBULK=${BENCH_BULK:-100000}    # lines of the bulk inserts and of the receipt's queue
+TIMEOUT=${BENCH_TIMEOUT:-120}  # statement_timeout (s) of the bulk and receipt statements
+SCHEMA=${BENCH_SCHEMA:-$repo/src/sql/10_schema.sql}  # the tables, copied for plain and plbase
+VARIANTS=${BENCH_VARIANTS:-plain plbase backorder}
+WORKLOADS=${BENCH_WORKLOADS:-uniform hot8 hot32 bulk1 bulk1small bulkn receipt}
+
+log=$out/bench.log raw=$out/raw.txt
+: > "$log"; : > "$raw"
+export PGDATABASE=bench
+createdb bench
+q() { psql -X -q -v ON_ERROR_STOP=1 "$@" >> "$log" 2>&1; }
+say() { echo "$(date +%T) $*" | tee -a "$log" >&2; }
+
+have_ext=0
+if psql -X -q -c 'CREATE EXTENSION backorder' >> "$log" 2>&1; then have_ext=1
+else say "CREATE EXTENSION backorder failed: the backorder column is n/a"; fi
+
+# reset <variant> <items>: fresh tables (dropped and created again), then seed.sql
+reset() {
+    local v=$1 n=$2
+    if [ "$v" = backorder ]; then
+        q -c 'DROP EXTENSION IF EXISTS backorder CASCADE' -c 'DROP SCHEMA IF EXISTS backorder CASCADE' \
+          -c 'CREATE EXTENSION backorder'
+    else
+        { echo "DROP SCHEMA IF EXISTS $v CASCADE; CREATE SCHEMA $v;"
+          sed -e '/^\\echo/d' -e '/pg_extension_config_dump/d' -e "s/backorder\./$v./g" \
+              "$SCHEMA"
+          cat "$here/$v.sql"; } | q
+    fi
+    q -v v="$v" -v n="$n" -v plain="$([ "$v" = plain ] && echo true || echo false)" -f "$here/seed.sql"
+}
+
+# pgb <variant> <clients> <highest sku>: one single-line order per transaction; sets val to tps
+pgb() {
+    local f=$out/$1.$3.pgb o
+    cat > "$f" <<EOF
+\set sku random(1, $3)
+\set qty random(1, 3)
+INSERT INTO $1.order_line (order_ref, sku, qty) VALUES ('c' || :client_id, 'S' || :sku, :qty);
+EOF
+    if o=$(pgbench -n -M prepared -c "$2" -j 2 -T "$SECS" -f "$f" 2>&1); then
+        val=$(awk '/^tps = /{ printf "%.1f", $3 }' <<< "$o")
+    else val=error; fi
+    echo "$o" >> "$log"
+}
+
+# timed <sql>: runs one statement under statement_timeout; sets val to ms, timeout or error
+timed() {
+    local o
+    o=$(psql -X -q -At 2>> "$log" <<EOF
+SET statement_timeout = '${TIMEOUT}s';
+SELECT extract(epoch FROM clock_timestamp()) AS t0 \gset
+$1;
+\if :ERROR
+\echo ERR :SQLSTATE
+\else
+SELECT round((extract(epoch FROM clock_timestamp()) - :t0)::numeric * 1000, 1) AS ms \gset
+\echo MS :ms
+\endif
+EOF
+)
+    case $o in MS\ *) val=${o#MS } ;; "ERR 57014") val=timeout ;; *) val=error ;; esac
+}
+
+# queue <variant>: NBULK waiting lines of one unit each for item Q, in statements of 1000 lines
+queue() {
+    local b=$(( NBULK < 1000 ? NBULK : 1000 ))
+    for ((i = 0; i < NBULK; i += b)); do
+        echo "INSERT INTO $1.order_line (order_ref, sku, qty) SELECT 'q' || g, 'Q', 1 FROM generate_series($i + 1, $i + $b) g;"
+    done | q
+    q -c "VACUUM ANALYZE $1.item, $1.order_line, $1.event" -c CHECKPOINT
+}
+
+bulk_sql() {  # bulk_sql <variant> <lines> <sku expression>
+    echo "INSERT INTO $1.order_line (order_ref, sku, qty) SELECT 'b' || g, $3, 1 + g % 3 FROM generate_series(1, $2) g"
+}
+
+declare -A capped   # workload.variant that hit the statement timeout: not run again
+measure() {  # measure <workload> <variant>: sets val
+    local w=$1 v=$2
+    val=n/a
+    if [ "$v" = backorder ] && [ $have_ext = 0 ]; then return; fi
+    if [ "$w" = receipt ] && [ "$v" = plain ]; then val=-; return; fi
+    if [ -n "${capped[$w.$v]:-}" ]; then val=timeout; return; fi
+    case $w in
+        uniform)    reset "$v" "$NSKU"; pgb "$v" 8 "$NSKU" ;;
+        hot8)       reset "$v" "$NSKU"; pgb "$v" 8 1 ;;
+        hot32)      reset "$v" "$NSKU"; pgb "$v" 32 1 ;;
+        bulk1)      reset "$v" "$NSKU"; timed "$(bulk_sql "$v" "$NBULK" "'S1'")" ;;
+        bulk1small) reset "$v" "$NSKU"; timed "$(bulk_sql "$v" $((NBULK / 10)) "'S1'")" ;;
+        bulkn)      reset "$v" "$NBULK"; timed "$(bulk_sql "$v" "$NBULK" "'S' || g")" ;;
+        receipt)    reset "$v" "$NSKU"; queue "$v"
+                    timed "INSERT INTO $v.receipt (sku, qty) VALUES ('Q', $NBULK)"
+                    [[ $val =~ ^[0-9.]+$ ]] && val=$(awk -v ms="$val" -v n="$NBULK" 'BEGIN { printf "%.2f", ms * 1000 / n }') ;;
+        *) echo "unknown workload $w" >&2; exit 2 ;;
+    esac
+    [ "$val" = timeout ] && capped[$w.$v]=1
+    local bad
+    bad=$(psql -X -At -v v="$v" -v plain="$([ "$v" = plain ] && echo true || echo false)" \
+               -v ext="$([ "$v" = backorder ] && echo true || echo false)" -f "$here/check.sql" 2>> "$log") || bad=error
+    if [ "$bad" != 0 ]; then say "WARNING: $w/$v: invariant check: $bad broken"; echo "$w $v check $bad" >> "$out/warnings.txt"; fi
+}
+
+if [ $have_ext = 1 ]; then   # plbase must have the columns, indexes and constraints of the extension
+    reset plbase 1
+    psql -X -At -f "$here/schema_diff.sql" > "$out/schema_diff.txt" 2>> "$log"
+fi
+
+uptime_start=$(cut -d' ' -f1-3 /proc/loadavg)
+nv=$(wc -w <<< "$VARIANTS")
+for ((rep = 1; rep <= REPEAT; rep++)); do
+    for w in $WORKLOADS; do
+        read -r -a vs <<< "$VARIANTS"
+        for ((k = 0; k < nv; k++)); do      # rotate the variant order from one repetition to the next
+            v=${vs[$(( (k + rep - 1) % nv ))]}
+            measure "$w" "$v"
+            say "rep $rep $w $v: $val"
+            printf '%s\t%s\t%s\t%s\n' "$w" "$v" "$rep" "$val" >> "$raw"
+        done
+    done
+done
+
+# the report
+{
+    echo "backorder benchmark, $(date -u "+%Y-%m-%d %H:%M UTC")$([ "${QUICK:-0}" = 1 ] && echo ", QUICK=1 (smoke test)")"
+    echo "machine:  nproc=$(nproc), cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)," \
+         "mem=$(awk '/^MemTotal/ { printf "%.0f GB", $2 / 1048576 }' /proc/meminfo), load avg at start $uptime_start, at end $(cut -d' ' -f1-3 /proc/loadavg)"
+    echo "server:   $(psql -X -At -c "SELECT version()" | cut -d' ' -f1-2);" \
+         "$(psql -X -At -c "SELECT string_agg(name || '=' || current_setting(name), ' ' ORDER BY name) FROM pg_settings
+             WHERE name IN ('shared_buffers', 'synchronous_commit', 'fsync', 'max_wal_size', 'checkpoint_timeout', 'autovacuum')")"
+    echo "bench:    BENCH_SECONDS=$SECS BENCH_REPEAT=$REPEAT (median of the repetitions), pgbench -n -M prepared -j 2," \
+         "BENCH_SKUS=$NSKU BENCH_BULK=$NBULK BENCH_TIMEOUT=${TIMEOUT}s"
+    echo "code:     ${BENCH_GIT:-unknown}; backorder extension: $([ $have_ext = 1 ] && echo installed || echo 'not available (n/a)')"
+    echo
+    psql -X -q -P footer=off -v raw="$raw" -v timeout="$TIMEOUT" -v nsku="$NSKU" -v nbulk="$NBULK" -f "$here/summary.sql"
+    echo
+    cat "$here/legend.txt"
+    if [ -s "$out/schema_diff.txt" ]; then echo; echo "WARNING: plbase's tables differ from the extension's:"; cat "$out/schema_diff.txt"; fi
+    if [ -s "$out/warnings.txt" ]; then echo; echo "WARNINGS (invariant checks):"; cat "$out/warnings.txt"; fi
+} > "$out/report.txt"

@@ -1,0 +1,16 @@
+-- plain: the backorder tables with no triggers at all, the limit a trigger-based engine can
+-- approach. The client inserts only (order_ref, sku, qty); the maintained columns get
+-- constant defaults. The balance CHECK (qty = allocated + backordered + shipped + cancelled)
+-- cannot hold with constant defaults, so it is the one constraint plain does not have.
+ALTER TABLE plain.order_line
+    ALTER line_id         SET DEFAULT nextval('plain.order_line_line_id_seq'),
+    ALTER allocated_qty   SET DEFAULT 0,
+    ALTER backordered_qty SET DEFAULT 0,
+    ALTER shipped_qty     SET DEFAULT 0,
+    ALTER cancelled_qty   SET DEFAULT 0,
+    ALTER status          SET DEFAULT 'backordered',
+    ALTER placed_at       SET DEFAULT now(),
+    DROP CONSTRAINT order_line_balance_check;
+ALTER TABLE plain.receipt
+    ALTER received_at   SET DEFAULT now(),
+    ALTER allocated_qty SET DEFAULT 0;

@@ -1,0 +1,114 @@
+-- plbase: the baseline to beat, a straightforward PL/pgSQL version of the engine's rules for
+-- order lines and receipts (row triggers; one SELECT ... FOR UPDATE of the item per row).
+-- Like the engine it writes an event row and a NOTIFY per event.
+
+CREATE FUNCTION plbase.order_line_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    it  plbase.item;
+    eid bigint;
+BEGIN
+    IF NEW.qty IS NULL OR NEW.qty <= 0 THEN
+        RAISE EXCEPTION 'order line quantity must be positive' USING ERRCODE = 'check_violation';
+    END IF;
+    SELECT * INTO it FROM plbase.item WHERE sku = NEW.sku FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'unknown sku %', NEW.sku USING ERRCODE = 'foreign_key_violation';
+    END IF;
+
+    NEW.allocated_qty   := least(NEW.qty, greatest(it.on_hand - it.allocated, 0));
+    NEW.backordered_qty := NEW.qty - NEW.allocated_qty;
+    IF NEW.backordered_qty > 0 AND it.policy = 'deny' THEN
+        RAISE EXCEPTION 'not enough stock for sku %', NEW.sku USING ERRCODE = 'check_violation';
+    END IF;
+    IF it.backordered + NEW.backordered_qty > it.backorder_limit THEN
+        RAISE EXCEPTION 'backorder limit of sku % exceeded', NEW.sku USING ERRCODE = 'check_violation';
+    END IF;
+
+    NEW.line_id       := nextval('plbase.order_line_line_id_seq');  -- under the item lock: queue order
+    NEW.shipped_qty   := 0;
+    NEW.cancelled_qty := 0;
+    NEW.status := CASE WHEN NEW.backordered_qty = 0 THEN 'allocated'
+                       WHEN NEW.allocated_qty = 0 THEN 'backordered'
+                       ELSE 'partially_allocated' END;
+    NEW.placed_at    := now();
+    NEW.allocated_at := CASE WHEN NEW.backordered_qty = 0 THEN now() END;
+
+    UPDATE plbase.item
+       SET allocated = allocated + NEW.allocated_qty,
+           backordered = backordered + NEW.backordered_qty
+     WHERE sku = NEW.sku;
+
+    IF NEW.allocated_qty > 0 THEN
+        INSERT INTO plbase.event (at, kind, sku, order_ref, line_id, qty)
+        VALUES (now(), 'line_allocated', NEW.sku, NEW.order_ref, NEW.line_id, NEW.allocated_qty)
+        RETURNING event_id INTO eid;
+        PERFORM pg_notify('backorder_events', eid::text);
+    END IF;
+    IF NEW.backordered_qty > 0 THEN
+        INSERT INTO plbase.event (at, kind, sku, order_ref, line_id, qty)
+        VALUES (now(), 'line_backordered', NEW.sku, NEW.order_ref, NEW.line_id, NEW.backordered_qty)
+        RETURNING event_id INTO eid;
+        PERFORM pg_notify('backorder_events', eid::text);
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+CREATE TRIGGER order_line_insert BEFORE INSERT ON plbase.order_line
+    FOR EACH ROW EXECUTE FUNCTION plbase.order_line_insert();
+
+CREATE FUNCTION plbase.receipt_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    it   plbase.item;
+    free bigint;
+    take bigint;
+    l    record;
+    eid  bigint;
+BEGIN
+    IF NEW.qty IS NULL OR NEW.qty <= 0 THEN
+        RAISE EXCEPTION 'receipt quantity must be positive' USING ERRCODE = 'check_violation';
+    END IF;
+    SELECT * INTO it FROM plbase.item WHERE sku = NEW.sku FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'unknown sku %', NEW.sku USING ERRCODE = 'foreign_key_violation';
+    END IF;
+
+    NEW.received_at   := now();
+    NEW.allocated_qty := 0;
+    free := it.on_hand + NEW.qty - it.allocated;
+
+    -- fill the queue oldest line first; the last one filled may be filled partially
+    IF free > 0 AND it.backordered > 0 THEN
+        FOR l IN SELECT line_id, order_ref, backordered_qty FROM plbase.order_line
+                  WHERE sku = NEW.sku AND backordered_qty > 0
+                  ORDER BY line_id
+        LOOP
+            take := least(l.backordered_qty, free);
+            UPDATE plbase.order_line
+               SET allocated_qty = allocated_qty + take,
+                   backordered_qty = backordered_qty - take,
+                   status = CASE WHEN backordered_qty = take THEN 'allocated'
+                                 ELSE 'partially_allocated' END::plbase.line_status,
+                   allocated_at = CASE WHEN backordered_qty = take THEN now() END
+             WHERE line_id = l.line_id;
+            INSERT INTO plbase.event (at, kind, sku, order_ref, line_id, qty)
+            VALUES (now(), 'line_allocated', NEW.sku, l.order_ref, l.line_id, take)
+            RETURNING event_id INTO eid;
+            PERFORM pg_notify('backorder_events', eid::text);
+            NEW.allocated_qty := NEW.allocated_qty + take;
+            free := free - take;
+            EXIT WHEN free = 0;
+        END LOOP;
+    END IF;
+
+    UPDATE plbase.item
+       SET on_hand = on_hand + NEW.qty,
+           allocated = allocated + NEW.allocated_qty,
+           backordered = backordered - NEW.allocated_qty
+     WHERE sku = NEW.sku;
+    RETURN NEW;
+END
+$$;
+
+CREATE TRIGGER receipt_insert BEFORE INSERT ON plbase.receipt
+    FOR EACH ROW EXECUTE FUNCTION plbase.receipt_insert();

@@ -1,0 +1,46 @@
+-- The results table (psql -v raw=<raw.txt> -v timeout=<s> -v nsku=<n> -v nbulk=<n>):
+-- median per workload and variant; a run that hit the timeout counts as +infinity.
+CREATE TEMP TABLE raw (w text, v text, rep int, val text);
+COPY raw FROM :'raw';
+-- cap: the timeout in the unit of the workload
+CREATE TEMP TABLE workload (ord int, w text, label text, unit text, cap float8);
+INSERT INTO workload VALUES
+    (1, 'uniform',    format('1 uniform, %s SKUs, 8 clients (tps)', :nsku), 'tps', NULL),
+    (2, 'hot8',       '2 one hot SKU, 8 clients (tps)', 'tps', NULL),
+    (3, 'hot32',      '3 one hot SKU, 32 clients (tps)', 'tps', NULL),
+    (4, 'bulk1',      format('4a bulk %s lines, one SKU (ms)', :nbulk), 'ms', :timeout * 1e3),
+    (5, 'bulk1small', format('4b bulk %s lines, one SKU (ms)', :nbulk / 10), 'ms', :timeout * 1e3),
+    (6, 'bulkn',      format('4c bulk %s lines, %s SKUs (ms)', :nbulk, :nbulk), 'ms', :timeout * 1e3),
+    (7, 'receipt',    format('5 receipt filling %s lines (us/line)', :nbulk), 'us', :timeout * 1e6 / :nbulk);
+
+CREATE FUNCTION pg_temp.fmt(x float8, unit text, cap float8) RETURNS text LANGUAGE sql AS $$
+    SELECT CASE WHEN x = 'Infinity' AND unit = 'ms' THEN '>' || cap / 1000 || ' s'
+                WHEN x = 'Infinity' THEN '>' || round(cap::numeric, 2)
+                WHEN unit = 'tps' THEN round(x::numeric)::text
+                WHEN unit = 'ms' THEN round(x::numeric, 1)::text
+                ELSE round(x::numeric, 2)::text END $$;
+-- a / b; when one of them hit the timeout only a bound is known
+CREATE FUNCTION pg_temp.ratio(a float8, b float8, cap float8) RETURNS text LANGUAGE sql AS $$
+    SELECT CASE WHEN a = 'Infinity' AND b = 'Infinity' THEN '?'
+                WHEN b = 'Infinity' THEN '<' || round((a / cap)::numeric, 3)
+                WHEN a = 'Infinity' THEN '>' || round((cap / b)::numeric, 1)
+                ELSE round((a / b)::numeric, 2)::text END $$;
+
+WITH med AS (
+    SELECT w, v,
+           percentile_disc(0.5) WITHIN GROUP (ORDER BY CASE WHEN val = 'timeout' THEN 'Infinity'
+                                                            WHEN val ~ '^[0-9.]+$' THEN val::float8 END) AS m,
+           CASE WHEN bool_or(val = 'error') THEN 'error' ELSE min(val) END AS mark
+      FROM raw GROUP BY w, v
+), cell AS (
+    SELECT wl.*, med.v, med.m,
+           CASE WHEN med.mark = 'error' OR med.m IS NULL THEN med.mark ELSE pg_temp.fmt(med.m, wl.unit, wl.cap) END AS txt
+      FROM workload wl JOIN med USING (w)
+)
+SELECT label AS workload,
+       max(txt) FILTER (WHERE v = 'plain')     AS plain,
+       max(txt) FILTER (WHERE v = 'plbase')    AS plbase,
+       max(txt) FILTER (WHERE v = 'backorder') AS backorder,
+       pg_temp.ratio(max(m) FILTER (WHERE v = 'backorder'), max(m) FILTER (WHERE v = 'plain'), cap)  AS "backorder/plain",
+       pg_temp.ratio(max(m) FILTER (WHERE v = 'backorder'), max(m) FILTER (WHERE v = 'plbase'), cap) AS "backorder/plbase"
+  FROM cell GROUP BY ord, label, cap ORDER BY ord;
