@@ -12,6 +12,7 @@
 #include "commands/trigger.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
@@ -25,6 +26,19 @@ static char *clock_setting = NULL;	/* backorder.clock: '' means transaction star
 static int	engine_depth = 0;
 static Oid	engine_saved_user = InvalidOid;
 static int	engine_saved_sec = 0;
+
+/*
+ * engine_depth at the start of each open subtransaction: an error that a savepoint
+ * catches must not leave the guards open. PostgreSQL itself restores the user id.
+ */
+typedef struct DepthMark
+{
+	SubTransactionId subid;
+	int			depth;
+} DepthMark;
+static DepthMark *depth_marks = NULL;
+static int	ndepth_marks = 0;
+static int	maxdepth_marks = 0;
 
 static void bo_xact_callback(XactEvent event, void *arg);
 static void bo_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
@@ -175,6 +189,21 @@ bo_col_text(int row, int col)
 	return isnull ? NULL : TextDatumGetCString(d);
 }
 
+/* A one-dimensional array of n datums, NULL where nulls[i] (nulls may be NULL). */
+Datum
+bo_array(Datum *elems, bool *nulls, int n, Oid elemtype)
+{
+	int			dims[1] = {n};
+	int			lbs[1] = {1};
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+
+	get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
+	return PointerGetDatum(construct_md_array(elems, nulls, 1, dims, lbs, elemtype,
+											  typlen, typbyval, typalign));
+}
+
 /* a + b, or a clear error when units overflow bigint */
 int64
 bo_add(int64 a, int64 b)
@@ -317,6 +346,7 @@ bo_xact_callback(XactEvent event, void *arg)
 			events_reset();
 			po_reset();
 			engine_depth = 0;
+			ndepth_marks = 0;
 			break;
 		default:
 			break;
@@ -328,10 +358,37 @@ static void
 bo_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 					SubTransactionId parentSubid, void *arg)
 {
-	if (event == SUBXACT_EVENT_ABORT_SUB)
+	switch (event)
 	{
-		stock_subxact_abort(mySubid);
-		events_subxact_abort(mySubid);
+		case SUBXACT_EVENT_START_SUB:
+			if (ndepth_marks == maxdepth_marks)
+			{
+				maxdepth_marks = maxdepth_marks ? maxdepth_marks * 2 : 16;
+				depth_marks = depth_marks
+					? repalloc(depth_marks, sizeof(DepthMark) * maxdepth_marks)
+					: MemoryContextAlloc(TopMemoryContext, sizeof(DepthMark) * maxdepth_marks);
+			}
+			depth_marks[ndepth_marks].subid = mySubid;
+			depth_marks[ndepth_marks].depth = engine_depth;
+			ndepth_marks++;
+			break;
+		case SUBXACT_EVENT_COMMIT_SUB:
+		case SUBXACT_EVENT_ABORT_SUB:
+			while (ndepth_marks > 0 && depth_marks[ndepth_marks - 1].subid >= mySubid)
+			{
+				ndepth_marks--;
+				if (event == SUBXACT_EVENT_ABORT_SUB &&
+					depth_marks[ndepth_marks].subid == mySubid)
+					engine_depth = depth_marks[ndepth_marks].depth;
+			}
+			if (event == SUBXACT_EVENT_ABORT_SUB)
+			{
+				stock_subxact_abort(mySubid);
+				events_subxact_abort(mySubid);
+			}
+			break;
+		default:
+			break;
 	}
 }
 

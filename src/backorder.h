@@ -79,6 +79,7 @@ extern int	bo_run(SPIPlanPtr plan, Datum *values, const char *nulls, long count)
 extern Datum bo_col(int row, int col, bool *isnull);
 extern int64 bo_col_int8(int row, int col, int64 ifnull);
 extern char *bo_col_text(int row, int col);
+extern Datum bo_array(Datum *elems, bool *nulls, int n, Oid elemtype);
 extern int64 bo_add(int64 a, int64 b);
 extern int64 bo_sub(int64 a, int64 b);
 extern TriggerData *bo_trigger_data(FunctionCallInfo fcinfo, const char *name,
@@ -91,6 +92,7 @@ extern int64 bo_require_qty(HeapTuple tup, Relation rel, const char *colname, bo
 extern char *bo_require_text(HeapTuple tup, Relation rel, const char *colname);
 
 /* stock.c: the per-transaction item cache */
+extern StockEntry *stock_find(const char *sku);
 extern StockEntry *stock_lock(const char *sku);
 extern void stock_changed(StockEntry *e);
 extern void stock_forget(const char *sku);

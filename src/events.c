@@ -62,21 +62,6 @@ event_add(const char *kind, const char *sku, const char *order_ref,
 	ev->subid = GetCurrentSubTransactionId();
 }
 
-/* Build a one-dimensional array from datums, NULL entries where nulls[i]. */
-static Datum
-make_array(Datum *elems, bool *nulls, int n, Oid elemtype)
-{
-	int			dims[1] = {n};
-	int			lbs[1] = {1};
-	int16		typlen;
-	bool		typbyval;
-	char		typalign;
-
-	get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
-	return PointerGetDatum(construct_md_array(elems, nulls, 1, dims, lbs, elemtype,
-											  typlen, typbyval, typalign));
-}
-
 /* Write all queued events and notify listeners; must be called inside SPI_connect. */
 void
 events_flush(void)
@@ -124,12 +109,12 @@ events_flush(void)
 		qty[i] = Int64GetDatum(ev->qty);
 	}
 	args[0] = TimestampTzGetDatum(bo_now());
-	args[1] = make_array(kind, NULL, n, TEXTOID);
-	args[2] = make_array(sku, nsku, n, TEXTOID);
-	args[3] = make_array(ref, nref, n, TEXTOID);
-	args[4] = make_array(line, nline, n, INT8OID);
-	args[5] = make_array(po, npo, n, INT8OID);
-	args[6] = make_array(qty, NULL, n, INT8OID);
+	args[1] = bo_array(kind, NULL, n, TEXTOID);
+	args[2] = bo_array(sku, nsku, n, TEXTOID);
+	args[3] = bo_array(ref, nref, n, TEXTOID);
+	args[4] = bo_array(line, nline, n, INT8OID);
+	args[5] = bo_array(po, npo, n, INT8OID);
+	args[6] = bo_array(qty, NULL, n, INT8OID);
 	npending = 0;
 
 	bo_run(bo_prepare(&plan,

@@ -101,18 +101,8 @@ lines_apply(LineState *lines, int n)
 		atnull[i] = lines[i].allocated_at_null;
 	}
 	for (k = 0; k < 7; k++)
-	{
-		Oid			t = k == 5 ? TEXTOID : k == 6 ? TIMESTAMPTZOID : INT8OID;
-		int16		len;
-		bool		byval;
-		char		align;
-		int			dims[1] = {n},
-					lbs[1] = {1};
-
-		get_typlenbyvalalign(t, &len, &byval, &align);
-		args[k] = PointerGetDatum(construct_md_array(d[k], k == 6 ? atnull : NULL, 1,
-													 dims, lbs, t, len, byval, align));
-	}
+		args[k] = bo_array(d[k], k == 6 ? atnull : NULL, n,
+						   k == 5 ? TEXTOID : k == 6 ? TIMESTAMPTZOID : INT8OID);
 	bo_run(bo_prepare(&plan,
 					  "UPDATE backorder.order_line o"
 					  "   SET allocated_qty = u.a, backordered_qty = u.b, shipped_qty = u.s,"
@@ -384,13 +374,19 @@ bo_order_line_insert(PG_FUNCTION_ARGS)
 	sku = bo_require_text(tup, rel, "sku");
 	qty = bo_require_qty(tup, rel, "qty", false);
 
-	engine_begin(rel);
-	PG_TRY();
+	/* a cached item needs no SPI at all: the common case of a bulk insert */
+	bo_engine_enter(rel->rd_rel->relowner);
+	e = stock_find(sku);
+	if (e == NULL)
+	{
+		SPI_connect();
+		e = stock_lock(sku);
+		SPI_finish();
+	}
 	{
 		int64		alloc,
 					back;
 
-		e = stock_lock(sku);
 		alloc = Min(qty, Max(e->on_hand - e->allocated, 0));
 		back = qty - alloc;
 		if (back > 0 && e->policy == POLICY_DENY)
@@ -422,11 +418,7 @@ bo_order_line_insert(PG_FUNCTION_ARGS)
 		if (back > 0)
 			event_add("line_backordered", sku, ref, l.line_id, 0, back);
 	}
-	PG_FINALLY();
-	{
-		engine_end();
-	}
-	PG_END_TRY();
+	bo_engine_leave();
 
 	cols[0] = bo_attnum(rel, "line_id");
 	values[0] = Int64GetDatum(l.line_id);
@@ -475,7 +467,6 @@ bo_receipt_insert(PG_FUNCTION_ARGS)
 	has_po = bo_get_int8(tup, rel, bo_attnum(rel, "po_id"), &po_id);
 
 	engine_begin(rel);
-	PG_TRY();
 	{
 		StockEntry *e = stock_lock(sku);
 
@@ -485,11 +476,7 @@ bo_receipt_insert(PG_FUNCTION_ARGS)
 		event_add("stock_received", sku, NULL, 0, has_po ? po_id : 0, qty);
 		filled = queue_fill(e);
 	}
-	PG_FINALLY();
-	{
-		engine_end();
-	}
-	PG_END_TRY();
+	engine_end();
 
 	cols[0] = bo_attnum(rel, "received_at");
 	values[0] = TimestampTzGetDatum(bo_now());
@@ -535,7 +522,6 @@ bo_shipment_insert(PG_FUNCTION_ARGS)
 	qty = bo_require_qty(tup, rel, "qty", false);
 
 	engine_begin(rel);
-	PG_TRY();
 	{
 		LineState	l;
 		StockEntry *e = lock_line(line_id, &l);
@@ -561,11 +547,7 @@ bo_shipment_insert(PG_FUNCTION_ARGS)
 		stock_changed(e);
 		event_add("line_shipped", l.sku, l.order_ref, line_id, 0, qty);
 	}
-	PG_FINALLY();
-	{
-		engine_end();
-	}
-	PG_END_TRY();
+	engine_end();
 
 	col = bo_attnum(rel, "shipped_at");
 	value = TimestampTzGetDatum(bo_now());
@@ -595,7 +577,6 @@ bo_cancellation_insert(PG_FUNCTION_ARGS)
 	qty = bo_require_qty(tup, rel, "qty", true);
 
 	engine_begin(rel);
-	PG_TRY();
 	{
 		LineState	l;
 		StockEntry *e = lock_line(line_id, &l);
@@ -630,11 +611,7 @@ bo_cancellation_insert(PG_FUNCTION_ARGS)
 		event_add("line_cancelled", l.sku, l.order_ref, line_id, 0, qty);
 		queue_fill(e);
 	}
-	PG_FINALLY();
-	{
-		engine_end();
-	}
-	PG_END_TRY();
+	engine_end();
 
 	cols[0] = bo_attnum(rel, "qty");
 	values[0] = Int64GetDatum(qty);
@@ -674,7 +651,6 @@ bo_adjustment_insert(PG_FUNCTION_ARGS)
 				 errmsg("delta of table \"adjustment\" must not be zero")));
 
 	engine_begin(rel);
-	PG_TRY();
 	{
 		StockEntry *e = stock_lock(sku);
 		int64		on_hand = bo_add(e->on_hand, delta);
@@ -693,11 +669,7 @@ bo_adjustment_insert(PG_FUNCTION_ARGS)
 		else if (e->allocated > e->on_hand)
 			take_back(e, e->allocated - e->on_hand);
 	}
-	PG_FINALLY();
-	{
-		engine_end();
-	}
-	PG_END_TRY();
+	engine_end();
 
 	col = bo_attnum(rel, "adjusted_at");
 	value = TimestampTzGetDatum(bo_now());
@@ -712,15 +684,10 @@ bo_flush(PG_FUNCTION_ARGS)
 	TriggerData *td = bo_trigger_data(fcinfo, "bo_flush", false, false);
 
 	engine_begin(td->tg_relation);
-	PG_TRY();
 	{
 		stock_flush();
 		events_flush();
 	}
-	PG_FINALLY();
-	{
-		engine_end();
-	}
-	PG_END_TRY();
+	engine_end();
 	return PointerGetDatum(NULL);
 }

@@ -428,15 +428,10 @@ bo_po_sync(PG_FUNCTION_ARGS)
 		return PointerGetDatum(NULL);
 	SPI_connect();
 	bo_engine_enter(td->tg_relation->rd_rel->relowner);
-	PG_TRY();
 	{
 		resync_pending();
 	}
-	PG_FINALLY();
-	{
-		bo_engine_leave();
-	}
-	PG_END_TRY();
+	bo_engine_leave();
 	SPI_finish();
 	return PointerGetDatum(NULL);
 }
@@ -460,7 +455,6 @@ bo_issue_due_purchase_orders(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 	SPI_connect();
 	bo_engine_enter(bo_owner());
-	PG_TRY();
 	{
 		bo_run(bo_prepare(&drafts,
 						  "SELECT supplier_id FROM backorder.purchase_order"
@@ -482,11 +476,7 @@ bo_issue_due_purchase_orders(PG_FUNCTION_ARGS)
 		}
 		events_flush();
 	}
-	PG_FINALLY();
-	{
-		bo_engine_leave();
-	}
-	PG_END_TRY();
+	bo_engine_leave();
 	SPI_finish();
 
 	foreach(lc, issued)
@@ -519,7 +509,6 @@ bo_cancel_purchase_order(PG_FUNCTION_ARGS)
 
 	SPI_connect();
 	bo_engine_enter(bo_owner());
-	PG_TRY();
 	{
 		bo_run(bo_prepare(&lines,
 						  "SELECT l.sku, p.status::pg_catalog.text"
@@ -575,11 +564,7 @@ bo_cancel_purchase_order(PG_FUNCTION_ARGS)
 			resync(items, k, bo_now(), NULL);
 		}
 	}
-	PG_FINALLY();
-	{
-		bo_engine_leave();
-	}
-	PG_END_TRY();
+	bo_engine_leave();
 	SPI_finish();
 	PG_RETURN_VOID();
 }

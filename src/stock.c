@@ -10,7 +10,19 @@
  */
 #include "backorder.h"
 
+#include "access/genam.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "access/tableam.h"
 #include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_enum.h"
+#include "executor/tuptable.h"
+#include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+#include "utils/syscache.h"
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
 #include "utils/builtins.h"
@@ -79,38 +91,117 @@ policy_from_label(const char *label)
 	return POLICY_BACKORDER;
 }
 
+/* The cached state of an item already locked by this transaction, or NULL. */
+StockEntry *
+stock_find(const char *sku)
+{
+	StockEntry *e;
+
+	stock_check_usable();
+	if (stock_hash == NULL)
+		return NULL;
+	e = hash_search(stock_hash, &sku, HASH_FIND, NULL);
+	if (e)
+		e->touched_subid = Max(e->touched_subid, GetCurrentSubTransactionId());
+	return e;
+}
+
+/* Label of an enum value. */
+static char *
+enum_label(Datum value)
+{
+	HeapTuple	tup = SearchSysCache1(ENUMOID, value);
+	char	   *label;
+
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "backorder: cache lookup failed for enum value %u", DatumGetObjectId(value));
+	label = pstrdup(NameStr(((Form_pg_enum) GETSTRUCT(tup))->enumlabel));
+	ReleaseSysCache(tup);
+	return label;
+}
+
+/*
+ * Find an item's row through its primary key and lock it FOR NO KEY UPDATE, as
+ * SELECT ... FOR NO KEY UPDATE would, without the executor: in READ COMMITTED the lock
+ * follows the row's update chain to its newest version (like EvalPlanQual); in
+ * REPEATABLE READ and SERIALIZABLE a concurrent change is a serialization failure.
+ * Returns false when there is no such item. The slot receives the locked version.
+ */
+static bool
+lock_item_row(Relation rel, const char *sku, TupleTableSlot *slot)
+{
+	Oid			pkey = RelationGetPrimaryKeyIndex(rel);
+	Relation	idx = index_open(pkey, AccessShareLock);
+	Snapshot	snap = RegisterSnapshot(GetLatestSnapshot());
+	IndexScanDesc scan;
+	ScanKeyData key;
+	bool		found;
+
+	ScanKeyEntryInitialize(&key, 0, 1, BTEqualStrategyNumber, InvalidOid,
+						   idx->rd_indcollation[0], F_TEXTEQ, CStringGetTextDatum(sku));
+	scan = index_beginscan(rel, idx, snap, 1, 0);
+	index_rescan(scan, &key, 1, NULL, 0);
+	found = index_getnext_slot(scan, ForwardScanDirection, slot);
+	index_endscan(scan);
+	index_close(idx, AccessShareLock);
+
+	if (found)
+	{
+		TM_FailureData tmfd;
+		TM_Result	res;
+
+		res = table_tuple_lock(rel, &slot->tts_tid, snap, slot,
+							   GetCurrentCommandId(false), LockTupleNoKeyExclusive,
+							   LockWaitBlock,
+							   IsolationUsesXactSnapshot() ? 0 : TUPLE_LOCK_FLAG_FIND_LAST_VERSION,
+							   &tmfd);
+		switch (res)
+		{
+			case TM_Ok:
+				break;
+			case TM_Deleted:
+				if (IsolationUsesXactSnapshot())
+					ereport(ERROR,
+							(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+							 errmsg("could not serialize access due to concurrent delete")));
+				found = false;
+				break;
+			case TM_Updated:
+				ereport(ERROR,
+						(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+						 errmsg("could not serialize access due to concurrent update")));
+				break;
+			default:
+				elog(ERROR, "backorder: unexpected result %d locking item \"%s\"", res, sku);
+		}
+	}
+	UnregisterSnapshot(snap);
+	return found;
+}
+
 /*
  * The cached state of an item, locking its row on first touch in this transaction.
- * Unknown skus are a foreign-key violation. Must be called inside SPI_connect.
+ * Unknown skus are a foreign-key violation.
  */
 StockEntry *
 stock_lock(const char *sku)
 {
-	static SPIPlanPtr plan = NULL;
 	StockEntry *e;
 	bool		found;
-	Datum		arg;
+	Relation	rel;
+	TupleTableSlot *slot;
 	MemoryContext old;
 
-	stock_check_usable();
+	e = stock_find(sku);
+	if (e)
+		return e;
 	if (stock_hash == NULL)
 		stock_init();
-	e = hash_search(stock_hash, &sku, HASH_FIND, NULL);
-	if (e)
-	{
-		e->touched_subid = Max(e->touched_subid, GetCurrentSubTransactionId());
-		return e;
-	}
 
-	arg = CStringGetTextDatum(sku);
-	bo_run(bo_prepare(&plan,
-					  "SELECT on_hand, allocated, backordered, incoming, policy::pg_catalog.text,"
-					  "       backorder_limit, pack_size, supplier_id"
-					  "  FROM backorder.item WHERE sku OPERATOR(pg_catalog.=) $1"
-					  "   FOR NO KEY UPDATE",
-					  1, (Oid[]) {TEXTOID}),
-		   &arg, NULL, 1);
-	if (SPI_processed == 0)
+	rel = table_open(get_relname_relid("item", get_namespace_oid("backorder", false)),
+					 RowShareLock);
+	slot = table_slot_create(rel, NULL);
+	if (!lock_item_row(rel, sku, slot))
 		ereport(ERROR,
 				(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
 				 errmsg("item \"%s\" does not exist", sku),
@@ -119,26 +210,30 @@ stock_lock(const char *sku)
 	old = MemoryContextSwitchTo(stock_cxt);
 	{
 		char	   *key = pstrdup(sku);
-		char	   *policy = bo_col_text(0, 5);
-		char	   *supplier = bo_col_text(0, 8);
+		bool		isnull;
+		Datum		d;
 
 		e = hash_search(stock_hash, &key, HASH_ENTER, &found);
 		Assert(!found);
 		e->sku = key;
-		e->on_hand = bo_col_int8(0, 1, 0);
-		e->allocated = bo_col_int8(0, 2, 0);
-		e->backordered = bo_col_int8(0, 3, 0);
-		e->incoming = bo_col_int8(0, 4, 0);
-		e->policy = policy_from_label(policy);
-		e->backorder_limit = bo_col_int8(0, 6, 0);
-		e->has_limit = !heap_attisnull(SPI_tuptable->vals[0], 6, SPI_tuptable->tupdesc);
-		e->pack_size = bo_col_int8(0, 7, 1);
-		e->supplier_id = supplier;
+		e->on_hand = DatumGetInt64(slot_getattr(slot, bo_attnum(rel, "on_hand"), &isnull));
+		e->allocated = DatumGetInt64(slot_getattr(slot, bo_attnum(rel, "allocated"), &isnull));
+		e->backordered = DatumGetInt64(slot_getattr(slot, bo_attnum(rel, "backordered"), &isnull));
+		e->incoming = DatumGetInt64(slot_getattr(slot, bo_attnum(rel, "incoming"), &isnull));
+		e->policy = policy_from_label(enum_label(slot_getattr(slot, bo_attnum(rel, "policy"), &isnull)));
+		d = slot_getattr(slot, bo_attnum(rel, "backorder_limit"), &isnull);
+		e->has_limit = !isnull;
+		e->backorder_limit = isnull ? 0 : DatumGetInt64(d);
+		e->pack_size = DatumGetInt64(slot_getattr(slot, bo_attnum(rel, "pack_size"), &isnull));
+		d = slot_getattr(slot, bo_attnum(rel, "supplier_id"), &isnull);
+		e->supplier_id = isnull ? NULL : TextDatumGetCString(d);
 		e->dirty = false;
 		e->touched_subid = GetCurrentSubTransactionId();
 		e->dirty_subid = InvalidSubTransactionId;
 	}
 	MemoryContextSwitchTo(old);
+	ExecDropSingleTupleTableSlot(slot);
+	table_close(rel, NoLock);
 	return e;
 }
 
@@ -176,37 +271,50 @@ stock_forget(const char *sku)
 	hash_search(stock_hash, &sku, HASH_REMOVE, NULL);
 }
 
-/* Write back every changed item: one UPDATE per item per statement. */
+/* Write back every changed item: one UPDATE per statement, whatever the item count. */
 void
 stock_flush(void)
 {
 	static SPIPlanPtr plan = NULL;
+	int			n = list_length(stock_dirty);
+	Datum	   *d[5];
+	Datum		args[5];
 	ListCell   *lc;
+	int			i = 0,
+				k;
 
 	stock_check_usable();
-	if (stock_dirty == NIL)
+	if (n == 0)
 		return;
+	for (k = 0; k < 5; k++)
+		d[k] = palloc(sizeof(Datum) * n);
 	foreach(lc, stock_dirty)
 	{
 		StockEntry *e = lfirst(lc);
-		Datum		args[5];
 
-		args[0] = CStringGetTextDatum(e->sku);
-		args[1] = Int64GetDatum(e->on_hand);
-		args[2] = Int64GetDatum(e->allocated);
-		args[3] = Int64GetDatum(e->backordered);
-		args[4] = Int64GetDatum(e->incoming);
-		bo_run(bo_prepare(&plan,
-						  "UPDATE backorder.item SET on_hand = $2, allocated = $3,"
-						  "       backordered = $4, incoming = $5"
-						  " WHERE sku OPERATOR(pg_catalog.=) $1",
-						  5, (Oid[]) {TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID}),
-			   args, NULL, 0);
-		if (SPI_processed != 1)
-			elog(ERROR, "backorder: item \"%s\" vanished while locked", e->sku);
+		d[0][i] = CStringGetTextDatum(e->sku);
+		d[1][i] = Int64GetDatum(e->on_hand);
+		d[2][i] = Int64GetDatum(e->allocated);
+		d[3][i] = Int64GetDatum(e->backordered);
+		d[4][i] = Int64GetDatum(e->incoming);
 		e->dirty = false;
 		e->dirty_subid = InvalidSubTransactionId;
+		i++;
 	}
+	for (k = 0; k < 5; k++)
+		args[k] = bo_array(d[k], NULL, n, k == 0 ? TEXTOID : INT8OID);
+	bo_run(bo_prepare(&plan,
+					  "UPDATE backorder.item i SET on_hand = u.h, allocated = u.a,"
+					  "       backordered = u.b, incoming = u.inc"
+					  "  FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.text[]),"
+					  "       pg_catalog.unnest($2::pg_catalog.int8[]), pg_catalog.unnest($3::pg_catalog.int8[]),"
+					  "       pg_catalog.unnest($4::pg_catalog.int8[]), pg_catalog.unnest($5::pg_catalog.int8[]))"
+					  "       AS u(sku, h, a, b, inc)"
+					  " WHERE i.sku OPERATOR(pg_catalog.=) u.sku",
+					  5, (Oid[]) {TEXTARRAYOID, INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID}),
+		   args, NULL, 0);
+	if (SPI_processed != (uint64) n)
+		elog(ERROR, "backorder: wrote " UINT64_FORMAT " items, expected %d", SPI_processed, n);
 	list_free(stock_dirty);
 	stock_dirty = NIL;
 }

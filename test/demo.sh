@@ -8,7 +8,7 @@
 set -uo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# shellcheck source=lib.sh
+# shellcheck source=test/lib.sh
 . "$HERE/lib.sh"
 
 ensure_packages || { echo "demo: could not install the packages" >&2; exit 1; }

@@ -1,5 +1,8 @@
+# shellcheck shell=bash disable=SC2034
 # Shared by test/run.sh and test/demo.sh: install what is missing, build and install the
-# extension. Source it; it defines functions and a few variables and runs nothing.
+# extension. Source it; it defines functions and a few variables, runs nothing, and sets the
+# locale to C.UTF-8 (always present on Debian): pg_createcluster refuses a locale that the
+# environment names but the host lacks, and expected output must not depend on the host.
 #
 #   BACKORDER_ROOT   the repository (the parent of this file's directory)
 #   PG_MAJOR         15
@@ -13,16 +16,19 @@ PG_BINDIR=/usr/lib/postgresql/$PG_MAJOR/bin
 PG_CONFIG=$PG_BINDIR/pg_config
 PGXS_DIR=/usr/lib/postgresql/$PG_MAJOR/lib/pgxs
 export PG_CONFIG
+for _v in $(compgen -e | grep '^LC_'); do unset "$_v"; done
+unset _v LANGUAGE
+export LANG=C.UTF-8 LC_ALL=C.UTF-8
 
 # Debian packages the build, the demo and every test suite need.
 BACKORDER_PACKAGES=(
     postgresql-common
-    postgresql-$PG_MAJOR
-    postgresql-server-dev-$PG_MAJOR
-    postgresql-$PG_MAJOR-pgtap
+    "postgresql-$PG_MAJOR"
+    "postgresql-server-dev-$PG_MAJOR"
+    "postgresql-$PG_MAJOR-pgtap"
     libtap-parser-sourcehandler-pgtap-perl
     libipc-run-perl
-    postgresql-$PG_MAJOR-cron
+    "postgresql-$PG_MAJOR-cron"
     python3-psycopg2
     build-essential
 )
@@ -76,8 +82,8 @@ build_and_install() {
 # its own temporary clusters, so left alone it would always take 5432 and collide with a
 # running main cluster or a concurrent throw-away one.
 pick_free_port() {
-    local p i
-    for i in $(seq 200); do
+    local p _
+    for _ in $(seq 200); do
         p=$((20000 + RANDOM % 10000))
         [ -e "/var/run/postgresql/.s.PGSQL.$p" ] || [ -e "/tmp/.s.PGSQL.$p" ] && continue
         (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && continue

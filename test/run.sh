@@ -11,21 +11,27 @@
 #   pgtap      pg_prove: test/pgtap/*.sql, each in a fresh database  counted per assertion
 #   client     python3 test/client/*.py, each with its own database  counted per script
 #   tap        prove: test/tap/*.pl (PostgreSQL::Test::Cluster)       counted per assertion
-# regress, isolation, pgtap and client share one throw-away cluster made by pg_virtualenv;
-# the tap tests start their own clusters and run as user postgres in a copy of the repository.
+# regress, isolation, pgtap and client share one throw-away cluster made by pg_virtualenv
+# (locale C.UTF-8, TimeZone UTC, a free random port). A pgTAP file runs in a fresh database
+# where pgtap and backorder are created; a client script gets the libpq variables (PGHOST,
+# PGPORT, PGUSER, PGPASSWORD) and PGDATABASE naming a fresh database where backorder is
+# created. The tap tests start their own clusters and run as user postgres in a copy of the
+# repository, with TESTDIR and BACKORDER_ROOT set to that copy, PG_REGRESS, and PATH starting
+# with the PostgreSQL 15 bin directory.
 #
 # Environment:
 #   SUITES                  the suites to run (space separated)
 #   BACKORDER_TEST_TIMEOUT  seconds one test file (or one pg_regress run) may take; default 1200
 #   BACKORDER_PYTHON        the interpreter for test/client/*.py; default /usr/bin/python3
 #   BACKORDER_PGOPTIONS     extra "guc=value ..." settings for the shared throw-away cluster
+#   BACKORDER_PGPORT        its port, instead of a free one picked at random
 #   BACKORDER_DESTDIR       install into this (absolute) staging directory instead of the system
 #                           and load the extension from there (Debian's extension_destdir)
 #   BACKORDER_KEEP_TMP=1    keep the temporary directory (logs, tap copy) and print its path
 set -uo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# shellcheck source=lib.sh
+# shellcheck source=test/lib.sh
 . "$HERE/lib.sh"
 shopt -s nullglob
 
@@ -140,8 +146,8 @@ suite_isolation() {
 
 # Wait (up to a minute) until the throw-away cluster accepts connections again.
 wait_for_server() {
-    local i
-    for i in $(seq 60); do
+    local _
+    for _ in $(seq 60); do
         psql -X -q -At -c 'SELECT 1' >/dev/null 2>&1 && return 0
         sleep 1
     done

@@ -5,7 +5,8 @@
 #   backorder  the extension (column n/a when CREATE EXTENSION fails),
 # and writes the table to test/bench/results/latest.txt (run log: latest.log, raw numbers: latest.raw).
 # Knobs: BENCH_SECONDS (10), BENCH_REPEAT (3), QUICK=1 (tiny smoke test), BENCH_INSTALL=1 (make
-# install first), BENCH_WORKLOADS, BENCH_VARIANTS, BENCH_SKUS, BENCH_BULK, BENCH_TIMEOUT, BENCH_SCHEMA: see inner.sh.
+# install first), BENCH_WORKLOADS, BENCH_VARIANTS, BENCH_SKUS, BENCH_BULK, BENCH_TIMEOUT, BENCH_SCHEMA: see inner.sh;
+# BENCH_PG_OPTS: more pg_virtualenv options.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
@@ -19,6 +20,8 @@ export BENCH_GIT
 out=$(mktemp -d /tmp/backorder-bench.XXXXXX)
 trap 'rm -rf "$out"' EXIT
 opts=(-o shared_buffers=1GB -o synchronous_commit=off -o max_wal_size=8GB -o checkpoint_timeout=30min)
+read -r -a extra <<< "${BENCH_PG_OPTS:-}"   # more pg_virtualenv options, e.g. "-o work_mem=64MB"
+opts+=("${extra[@]}")
 # root cannot run postgres: as root, run the cluster as postgres in its own temporary directory
 # (pg_virtualenv run by root would use the shared cluster name 15/regress)
 as=()
