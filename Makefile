@@ -8,7 +8,7 @@ OBJS = src/backorder.o src/stock.o src/ledger.o src/events.o src/purchase.o
 # One install-script source, split by concern under src/sql/, built per version.
 SQL_PARTS  = $(sort $(wildcard src/sql/*.sql))
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql
-DATA       = $(wildcard sql/upgrade/$(EXTENSION)--*--*.sql)
+DATA       = $(wildcard upgrade/$(EXTENSION)--*--*.sql)
 
 # pg_regress worked examples (sql/ + expected/), isolation specs (test/specs/ + test/expected/)
 REGRESS      = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))

@@ -14,6 +14,7 @@
 #include "postgres.h"
 
 #include "access/htup.h"
+#include "storage/itemptr.h"
 #include "executor/spi.h"
 #include "utils/timestamp.h"
 
@@ -48,6 +49,7 @@ typedef struct StockEntry
 	int64		backorder_limit;
 	int64		pack_size;
 	char	   *supplier_id;	/* NULL when the item has no supplier */
+	ItemPointerData tid;		/* the row version this transaction locked or wrote */
 	bool		dirty;			/* counters differ from the row */
 	SubTransactionId touched_subid; /* newest subtransaction that read or changed it */
 	SubTransactionId dirty_subid;	/* subtransaction of the oldest unwritten change */

@@ -11,6 +11,7 @@ WITH d AS (
     UNION ALL
     SELECT n.nspname, c.relname, 'constraint ' || k.conname || ' ' || pg_get_constraintdef(k.oid)
       FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE k.contype <> 't'   -- constraint triggers are the engine's, not the table's
 ), s AS (
     SELECT v, t, regexp_replace(def, '\m(plbase|backorder)\.', '', 'g') AS def FROM d
      WHERE v IN ('plbase', 'backorder') AND t IN (SELECT tablename FROM pg_tables WHERE schemaname = 'plbase')
