@@ -5,7 +5,11 @@
  */
 #include "backorder.h"
 
+#include "access/genam.h"
 #include "access/xact.h"
+#include "catalog/index.h"
+#include "catalog/pg_trigger.h"
+#include "executor/executor.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
@@ -330,6 +334,62 @@ bo_require_text(HeapTuple tup, Relation rel, const char *colname)
 				 errmsg("%s of table \"%s\" must not be null",
 						colname, RelationGetRelationName(rel))));
 	return s;
+}
+
+/*
+ * May the engine write rows of rel straight into the heap, bypassing the executor? Yes
+ * unless a shop added a trigger for the event (besides the engine's own, named `ours`)
+ * that must see the write, or an index with expressions or a predicate. Internal
+ * (foreign-key) triggers have nothing to do: the engine never changes a key column.
+ */
+bool
+bo_direct_ok(Relation rel, List *indexes, int16 event, const char *ours)
+{
+	TriggerDesc *td = rel->trigdesc;
+	ListCell   *lc;
+	int			i;
+
+	if (td)
+		for (i = 0; i < td->numtriggers; i++)
+			if ((td->triggers[i].tgtype & event) != 0 &&
+				!td->triggers[i].tgisinternal &&
+				(ours == NULL || strcmp(td->triggers[i].tgname, ours) != 0))
+				return false;
+	foreach(lc, indexes)
+	{
+		Relation	ir = index_open(lfirst_oid(lc), AccessShareLock);
+		bool		simple = RelationGetIndexExpressions(ir) == NIL &&
+			RelationGetIndexPredicate(ir) == NIL;
+
+		index_close(ir, AccessShareLock);
+		if (!simple)
+			return false;
+	}
+	return true;
+}
+
+/* Insert the index entries of a new row version (an insert, or a non-HOT update). */
+void
+bo_index_tuple(Relation rel, List *indexes, HeapTuple tup)
+{
+	TupleTableSlot *slot = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsHeapTuple);
+	ListCell   *lc;
+
+	ExecStoreHeapTuple(tup, slot, false);
+	foreach(lc, indexes)
+	{
+		Relation	ir = index_open(lfirst_oid(lc), RowExclusiveLock);
+		IndexInfo  *ii = BuildIndexInfo(ir);
+		Datum		values[INDEX_MAX_KEYS];
+		bool		isnull[INDEX_MAX_KEYS];
+
+		FormIndexDatum(ii, slot, NULL, values, isnull);
+		index_insert(ir, values, isnull, &tup->t_self, rel,
+					 ir->rd_index->indisunique ? UNIQUE_CHECK_YES : UNIQUE_CHECK_NO,
+					 false, ii);
+		index_close(ir, RowExclusiveLock);
+	}
+	ExecDropSingleTupleTableSlot(slot);
 }
 
 /* Forget all per-transaction state when a transaction ends. */

@@ -16,6 +16,8 @@
 #include "access/htup.h"
 #include "storage/itemptr.h"
 #include "executor/spi.h"
+#include "nodes/pg_list.h"
+#include "utils/relcache.h"
 #include "utils/timestamp.h"
 
 /* SQLSTATEs of business rules, class "BO"; see README */
@@ -87,6 +89,8 @@ extern int64 bo_sub(int64 a, int64 b);
 extern TriggerData *bo_trigger_data(FunctionCallInfo fcinfo, const char *name,
 									bool before, bool row);
 extern int	bo_attnum(Relation rel, const char *colname);
+extern bool bo_direct_ok(Relation rel, List *indexes, int16 event, const char *ours);
+extern void bo_index_tuple(Relation rel, List *indexes, HeapTuple tup);
 extern bool bo_get_int8(HeapTuple tup, Relation rel, int attnum, int64 *value);
 extern char *bo_get_text(HeapTuple tup, Relation rel, int attnum);
 extern void bo_require_null(HeapTuple tup, Relation rel, const char *colname);

@@ -9,7 +9,14 @@
  */
 #include "backorder.h"
 
+#include "access/heapam.h"
+#include "access/table.h"
 #include "access/xact.h"
+#include "catalog/dependency.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_trigger.h"
+#include "commands/sequence.h"
+#include "storage/proc.h"
 #include "catalog/pg_type.h"
 #include "commands/async.h"
 #include "utils/array.h"
@@ -62,6 +69,112 @@ event_add(const char *kind, const char *sku, const char *order_ref,
 	ev->subid = GetCurrentSubTransactionId();
 }
 
+/* The identity sequence of event_id, looked up once per transaction (a pg_depend scan). */
+static Oid
+event_id_sequence(Relation rel, int attnum)
+{
+	static Oid	seq = InvalidOid;
+	static LocalTransactionId seq_lxid = InvalidLocalTransactionId;
+
+	if (seq_lxid != MyProc->lxid || !OidIsValid(seq))
+	{
+		seq = getIdentitySequence(RelationGetRelid(rel), attnum, false);
+		seq_lxid = MyProc->lxid;
+	}
+	return seq;
+}
+
+/*
+ * Insert the queued events straight into the heap and its indexes (no executor per
+ * statement), and notify. Returns false, having done nothing, when a shop trigger on
+ * event inserts must see them: then the SPI path writes them.
+ */
+static bool
+events_write_direct(void)
+{
+	Relation	rel = table_open(get_relname_relid("event", get_namespace_oid("backorder", false)),
+								 RowExclusiveLock);
+	List	   *indexes = RelationGetIndexList(rel);
+	TupleDesc	desc = RelationGetDescr(rel);
+	Datum	   *values;
+	bool	   *nulls;
+	Oid			seq;
+	int			a_id,
+				a_at,
+				a_kind,
+				a_sku,
+				a_ref,
+				a_line,
+				a_po,
+				a_qty;
+	int			i;
+	TimestampTz at = bo_now();
+
+	if (!bo_direct_ok(rel, indexes, TRIGGER_TYPE_INSERT, NULL))
+	{
+		table_close(rel, NoLock);
+		return false;
+	}
+	a_id = bo_attnum(rel, "event_id");
+	a_at = bo_attnum(rel, "at");
+	a_kind = bo_attnum(rel, "kind");
+	a_sku = bo_attnum(rel, "sku");
+	a_ref = bo_attnum(rel, "order_ref");
+	a_line = bo_attnum(rel, "line_id");
+	a_po = bo_attnum(rel, "po_id");
+	a_qty = bo_attnum(rel, "qty");
+	seq = event_id_sequence(rel, a_id);
+	values = palloc(sizeof(Datum) * desc->natts);
+	nulls = palloc(sizeof(bool) * desc->natts);
+	for (i = 0; i < npending; i++)
+	{
+		PendingEvent *ev = &pending[i];
+		int64		id = nextval_internal(seq, false);
+		HeapTuple	tup;
+		char		payload[32];
+
+		memset(nulls, true, sizeof(bool) * desc->natts);
+		values[a_id - 1] = Int64GetDatum(id);
+		nulls[a_id - 1] = false;
+		values[a_at - 1] = TimestampTzGetDatum(at);
+		nulls[a_at - 1] = false;
+		values[a_kind - 1] = CStringGetTextDatum(ev->kind);
+		nulls[a_kind - 1] = false;
+		if (ev->sku)
+		{
+			values[a_sku - 1] = CStringGetTextDatum(ev->sku);
+			nulls[a_sku - 1] = false;
+		}
+		if (ev->order_ref)
+		{
+			values[a_ref - 1] = CStringGetTextDatum(ev->order_ref);
+			nulls[a_ref - 1] = false;
+		}
+		if (ev->line_id)
+		{
+			values[a_line - 1] = Int64GetDatum(ev->line_id);
+			nulls[a_line - 1] = false;
+		}
+		if (ev->po_id)
+		{
+			values[a_po - 1] = Int64GetDatum(ev->po_id);
+			nulls[a_po - 1] = false;
+		}
+		values[a_qty - 1] = Int64GetDatum(ev->qty);
+		nulls[a_qty - 1] = false;
+		tup = heap_form_tuple(desc, values, nulls);
+		simple_heap_insert(rel, tup);
+		bo_index_tuple(rel, indexes, tup);
+		heap_freetuple(tup);
+		snprintf(payload, sizeof(payload), INT64_FORMAT, id);
+		Async_Notify("backorder_events", payload);
+	}
+	table_close(rel, NoLock);
+	npending = 0;
+	CommandCounterIncrement();
+	return true;
+}
+
 /* Write all queued events and notify listeners; must be called inside SPI_connect. */
 void
 events_flush(void)
@@ -81,7 +194,7 @@ events_flush(void)
 	uint64		i;
 	uint64		n = npending;
 
-	if (n == 0)
+	if (n == 0 || events_write_direct())
 		return;
 	kind = palloc(sizeof(Datum) * n);
 	sku = palloc(sizeof(Datum) * n);

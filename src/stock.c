@@ -279,59 +279,6 @@ stock_forget(const char *sku)
 }
 
 /*
- * Can counters be written straight into the heap? Yes unless a shop added a trigger on
- * item updates (it must see them) or an index with expressions or a predicate.
- */
-static bool
-direct_write_ok(Relation rel, List *indexes)
-{
-	TriggerDesc *td = rel->trigdesc;
-	ListCell   *lc;
-	int			i;
-
-	if (td)
-		for (i = 0; i < td->numtriggers; i++)
-			if (TRIGGER_FOR_UPDATE(td->triggers[i].tgtype) &&
-				strcmp(td->triggers[i].tgname, "guard") != 0)
-				return false;
-	foreach(lc, indexes)
-	{
-		Relation	ir = index_open(lfirst_oid(lc), AccessShareLock);
-		bool		simple = RelationGetIndexExpressions(ir) == NIL &&
-			RelationGetIndexPredicate(ir) == NIL;
-
-		index_close(ir, AccessShareLock);
-		if (!simple)
-			return false;
-	}
-	return true;
-}
-
-/* Insert index entries for a row version that a non-HOT update placed elsewhere. */
-static void
-index_new_version(Relation rel, List *indexes, HeapTuple tup)
-{
-	TupleTableSlot *slot = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsHeapTuple);
-	ListCell   *lc;
-
-	ExecStoreHeapTuple(tup, slot, false);
-	foreach(lc, indexes)
-	{
-		Relation	ir = index_open(lfirst_oid(lc), RowExclusiveLock);
-		IndexInfo  *ii = BuildIndexInfo(ir);
-		Datum		values[INDEX_MAX_KEYS];
-		bool		isnull[INDEX_MAX_KEYS];
-
-		FormIndexDatum(ii, slot, NULL, values, isnull);
-		index_insert(ir, values, isnull, &tup->t_self, rel,
-					 ir->rd_index->indisunique ? UNIQUE_CHECK_YES : UNIQUE_CHECK_NO,
-					 false, ii);
-		index_close(ir, RowExclusiveLock);
-	}
-	ExecDropSingleTupleTableSlot(slot);
-}
-
-/*
  * Write one item's counters (and the generated column available) into a new version of
  * its row, which this transaction holds locked: a HOT update most of the time, since no
  * index covers a counter and the table leaves free space on each page.
@@ -364,7 +311,7 @@ write_direct(Relation rel, List *indexes, StockEntry *e)
 	ReleaseBuffer(buf);
 	simple_heap_update(rel, &e->tid, newtup);
 	if (!HeapTupleIsHeapOnly(newtup))
-		index_new_version(rel, indexes, newtup);
+		bo_index_tuple(rel, indexes, newtup);
 	e->tid = newtup->t_self;
 	heap_freetuple(newtup);
 }
@@ -407,7 +354,7 @@ stock_flush(void)
 	rel = table_open(get_relname_relid("item", get_namespace_oid("backorder", false)),
 					 RowExclusiveLock);
 	indexes = RelationGetIndexList(rel);
-	direct = direct_write_ok(rel, indexes);
+	direct = bo_direct_ok(rel, indexes, TRIGGER_TYPE_UPDATE, "guard");
 	foreach(lc, stock_dirty)
 	{
 		StockEntry *e = lfirst(lc);

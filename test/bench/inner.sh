@@ -35,12 +35,11 @@ reset() {
     local v=$1 n=$2
     if [ "$v" = backorder ]; then
         q -c 'DROP EXTENSION IF EXISTS backorder CASCADE' -c 'DROP SCHEMA IF EXISTS backorder CASCADE' \
-          -c 'CREATE EXTENSION backorder'
+          -c 'CREATE EXTENSION backorder' || return
     else
         { echo "DROP SCHEMA IF EXISTS $v CASCADE; CREATE SCHEMA $v;"
-          sed -e '/^\\echo/d' -e '/pg_extension_config_dump/d' -e "s/backorder\./$v./g" \
-              "$SCHEMA"
-          cat "$here/$v.sql"; } | q
+          sed -e '/^\\echo/d' -e '/pg_extension_config_dump/d' -e "s/backorder\./$v./g" "$SCHEMA"
+          cat "$here/$v.sql"; } | q || return
     fi
     q -v v="$v" -v n="$n" -v plain="$([ "$v" = plain ] && echo true || echo false)" -f "$here/seed.sql"
 }
@@ -55,7 +54,8 @@ INSERT INTO $1.order_line (order_ref, sku, qty) VALUES ('c' || :client_id, 'S' |
 EOF
     if o=$(pgbench -n -M prepared -c "$2" -j 2 -T "$SECS" -f "$f" 2>&1); then
         val=$(awk '/^tps = /{ printf "%.1f", $3 }' <<< "$o")
-    else val=error; fi
+    fi
+    val=${val:-error}
     echo "$o" >> "$log"
 }
 
@@ -82,7 +82,7 @@ queue() {
     local b=$(( NBULK < 1000 ? NBULK : 1000 ))
     for ((i = 0; i < NBULK; i += b)); do
         echo "INSERT INTO $1.order_line (order_ref, sku, qty) SELECT 'q' || g, 'Q', 1 FROM generate_series($i + 1, $i + $b) g;"
-    done | q
+    done | q &&
     q -c "VACUUM ANALYZE $1.item, $1.order_line, $1.event" -c CHECKPOINT
 }
 
@@ -97,15 +97,19 @@ measure() {  # measure <workload> <variant>: sets val
     if [ "$v" = backorder ] && [ $have_ext = 0 ]; then return; fi
     if [ "$w" = receipt ] && [ "$v" = plain ]; then val=-; return; fi
     if [ -n "${capped[$w.$v]:-}" ]; then val=timeout; return; fi
+    local items=$NSKU; [ "$w" = bulkn ] && items=$NBULK
+    if ! { reset "$v" "$items" && { [ "$w" != receipt ] || queue "$v"; }; }; then
+        say "WARNING: setting up $w/$v failed, see the log"; val=error; return
+    fi
+    val=
     case $w in
-        uniform)    reset "$v" "$NSKU"; pgb "$v" 8 "$NSKU" ;;
-        hot8)       reset "$v" "$NSKU"; pgb "$v" 8 1 ;;
-        hot32)      reset "$v" "$NSKU"; pgb "$v" 32 1 ;;
-        bulk1)      reset "$v" "$NSKU"; timed "$(bulk_sql "$v" "$NBULK" "'S1'")" ;;
-        bulk1small) reset "$v" "$NSKU"; timed "$(bulk_sql "$v" $((NBULK / 10)) "'S1'")" ;;
-        bulkn)      reset "$v" "$NBULK"; timed "$(bulk_sql "$v" "$NBULK" "'S' || g")" ;;
-        receipt)    reset "$v" "$NSKU"; queue "$v"
-                    timed "INSERT INTO $v.receipt (sku, qty) VALUES ('Q', $NBULK)"
+        uniform)    pgb "$v" 8 "$NSKU" ;;
+        hot8)       pgb "$v" 8 1 ;;
+        hot32)      pgb "$v" 32 1 ;;
+        bulk1)      timed "$(bulk_sql "$v" "$NBULK" "'S1'")" ;;
+        bulk1small) timed "$(bulk_sql "$v" $((NBULK / 10)) "'S1'")" ;;
+        bulkn)      timed "$(bulk_sql "$v" "$NBULK" "'S' || g")" ;;
+        receipt)    timed "INSERT INTO $v.receipt (sku, qty) VALUES ('Q', $NBULK)"
                     [[ $val =~ ^[0-9.]+$ ]] && val=$(awk -v ms="$val" -v n="$NBULK" 'BEGIN { printf "%.2f", ms * 1000 / n }') ;;
         *) echo "unknown workload $w" >&2; exit 2 ;;
     esac
@@ -117,8 +121,8 @@ measure() {  # measure <workload> <variant>: sets val
 }
 
 if [ $have_ext = 1 ]; then   # plbase must have the columns, indexes and constraints of the extension
-    reset plbase 1
-    psql -X -At -f "$here/schema_diff.sql" > "$out/schema_diff.txt" 2>> "$log"
+    if reset plbase 1; then psql -X -At -f "$here/schema_diff.sql" > "$out/schema_diff.txt" 2>> "$log"
+    else echo "(could not build plbase, see the log)" > "$out/schema_diff.txt"; fi
 fi
 
 uptime_start=$(cut -d' ' -f1-3 /proc/loadavg)

@@ -3,7 +3,8 @@
 #   plain      the same tables without triggers (the limit),
 #   plbase     a straightforward PL/pgSQL trigger implementation (the baseline to beat),
 #   backorder  the extension (column n/a when CREATE EXTENSION fails),
-# and writes the table to test/bench/results/latest.txt (run log: latest.log, raw numbers: latest.raw).
+# and writes the table to test/bench/results/latest.txt (run log: latest.log, raw numbers: latest.raw;
+# QUICK=1 writes latest-quick.*) and a dated copy.
 # Knobs: BENCH_SECONDS (10), BENCH_REPEAT (3), QUICK=1 (tiny smoke test), BENCH_INSTALL=1 (make
 # install first), BENCH_WORKLOADS, BENCH_VARIANTS, BENCH_SKUS, BENCH_BULK, BENCH_TIMEOUT, BENCH_SCHEMA: see inner.sh;
 # BENCH_PG_OPTS: more pg_virtualenv options.
@@ -29,12 +30,14 @@ if [ "$(id -u)" = 0 ]; then chown postgres "$out"; as=(runuser -u postgres --); 
 status=0
 (cd "$out" && BENCH_OUT=$out "${as[@]}" pg_virtualenv "${opts[@]}" bash "$here/inner.sh") || status=$?
 
-cp "$out/bench.log" "$here/results/latest.log" 2>/dev/null || true
-cp "$out/raw.txt" "$here/results/latest.raw" 2>/dev/null || true
+name=latest; [ "${QUICK:-0}" = 1 ] && name=latest-quick   # a smoke test keeps latest.txt
+cp "$out/bench.log" "$here/results/$name.log" 2>/dev/null || true
+cp "$out/raw.txt" "$here/results/$name.raw" 2>/dev/null || true
 if [ $status != 0 ] || [ ! -s "$out/report.txt" ]; then
-    echo "benchmark failed (status $status), see $here/results/latest.log" >&2
+    echo "benchmark failed (status $status), see $here/results/$name.log" >&2
     tail -n 20 "$out/bench.log" >&2 || true
     exit 1
 fi
-cp "$out/report.txt" "$here/results/latest.txt"
-cat "$here/results/latest.txt"
+cp "$out/report.txt" "$here/results/$name.txt"
+cp "$out/report.txt" "$here/results/$(date +%Y%m%d-%H%M%S)${name#latest}.txt"
+cat "$here/results/$name.txt"
