@@ -452,7 +452,7 @@ bo_issue_due_purchase_orders(PG_FUNCTION_ARGS)
 	ListCell   *lc;
 	uint64		i;
 
-	InitMaterializedSRF(fcinfo, 0);
+	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
 	SPI_connect();
 	bo_engine_enter(bo_owner());
 	{
