@@ -1,5 +1,10 @@
 -- The demo (test/demo.sql) as a worked example: a flash sale, then a second wave of
 -- orders and a receipt that fills the queue head partially.
+-- every worked example starts from an empty ledger
+SET client_min_messages = warning;
+DROP EXTENSION backorder CASCADE;
+CREATE EXTENSION backorder;
+RESET client_min_messages;
 \i test/demo.sql
 \pset footer off
 

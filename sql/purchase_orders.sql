@@ -1,4 +1,9 @@
 -- Purchase-order buffering, with the engine's clock fixed.
+-- every worked example starts from an empty ledger
+SET client_min_messages = warning;
+DROP EXTENSION backorder CASCADE;
+CREATE EXTENSION backorder;
+RESET client_min_messages;
 \pset footer off
 SET backorder.clock = '2026-03-02 09:00:00+00';
 SET TimeZone = 'UTC';
