@@ -214,6 +214,21 @@ SELECT * FROM backorder.backorder_rate('2026-01-06', '2026-02-01') ORDER BY sku;
 INSERT INTO backorder.cancellation (line_id, qty) VALUES (10, NULL);
 SELECT line_id, order_ref, status, backorder.eta(line_id) AS eta
   FROM backorder.order_line WHERE line_id IN (2, 4, 7, 10, 12) ORDER BY line_id;
+-- the functions and views were parsed when the extension was created: a search_path that
+-- puts look-alike tables and operators first changes nothing
+CREATE SCHEMA evil;
+CREATE TABLE evil.order_line (LIKE backorder.order_line);
+CREATE TABLE evil.item (LIKE backorder.item);
+CREATE FUNCTION evil.int8gt(bigint, integer) RETURNS boolean LANGUAGE sql AS 'SELECT false';
+CREATE OPERATOR evil.> (LEFTARG = bigint, RIGHTARG = integer, FUNCTION = evil.int8gt);
+SET search_path = evil, pg_catalog;
+SELECT line_id, units_ahead, eta FROM backorder.open_backorders ORDER BY line_id;
+SELECT backorder.eta(12) AS eta, * FROM backorder.available_to_promise('WIDGET', 1);
+SELECT * FROM backorder.simulate_receipt('WIDGET', 3);
+RESET search_path;
+SET client_min_messages = warning;
+DROP SCHEMA evil CASCADE;
+RESET client_min_messages;
 SELECT * FROM backorder.verify();
 
 \c :origdb

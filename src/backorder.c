@@ -48,6 +48,9 @@ static void bo_xact_callback(XactEvent event, void *arg);
 static void bo_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 								SubTransactionId parentSubid, void *arg);
 
+/* what to tell someone who meets a guard while restoring a dump */
+#define RESTORE_HINT "If you are restoring a dump, run pg_restore with PGOPTIONS='-c session_replication_role=replica' (see the README)."
+
 void		_PG_init(void);
 
 /* Define settings and register the transaction callbacks. */
@@ -295,7 +298,8 @@ bo_require_null(HeapTuple tup, Relation rel, const char *colname)
 				(errcode(ERRCODE_GENERATED_ALWAYS),
 				 errmsg("column \"%s\" of table \"%s\" is maintained by backorder",
 						colname, RelationGetRelationName(rel)),
-				 errdetail("Clients may read this column but not write it.")));
+				 errdetail("Clients may read this column but not write it."),
+				 errhint("%s", RESTORE_HINT)));
 }
 
 /* A positive quantity column; NULL only when nullable (then returns 0). */
@@ -463,13 +467,21 @@ bo_ledger_guard(PG_FUNCTION_ARGS)
 {
 	TriggerData *td = bo_trigger_data(fcinfo, "bo_ledger_guard", true, false);
 
-	if (!bo_in_engine())
+	if (bo_in_engine())
+		return PointerGetDatum(NULL);
+	if (TRIGGER_FIRED_BY_INSERT(td->tg_event))
 		ereport(ERROR,
 				(errcode(ERRCODE_BO_APPEND_ONLY),
-				 errmsg("rows of table \"%s\" cannot be updated or deleted",
+				 errmsg("rows of table \"%s\" are written by backorder only",
 						RelationGetRelationName(td->tg_relation)),
-				 errdetail("The backorder ledger is append-only."),
-				 errhint("Insert a cancellation, shipment or adjustment instead.")));
+				 errdetail("Purchase orders are created from backordered demand."),
+				 errhint("%s", RESTORE_HINT)));
+	ereport(ERROR,
+			(errcode(ERRCODE_BO_APPEND_ONLY),
+			 errmsg("rows of table \"%s\" cannot be updated or deleted",
+					RelationGetRelationName(td->tg_relation)),
+			 errdetail("The backorder ledger is append-only."),
+			 errhint("Insert a cancellation, shipment or adjustment instead.")));
 	return PointerGetDatum(NULL);
 }
 
@@ -517,7 +529,8 @@ bo_item_guard(PG_FUNCTION_ARGS)
 						(errcode(ERRCODE_GENERATED_ALWAYS),
 						 errmsg("column \"%s\" of table \"%s\" is maintained by backorder",
 								item_counters[i], RelationGetRelationName(rel)),
-						 errdetail("Counters start at zero; stock arrives by receipt or adjustment.")));
+						 errdetail("Counters start at zero; stock arrives by receipt or adjustment."),
+						 errhint("%s", RESTORE_HINT)));
 		}
 		return PointerGetDatum(oldtup);
 	}

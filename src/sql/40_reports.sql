@@ -154,8 +154,8 @@ BEGIN ATOMIC
                                     AND pl.qty > pl.received_qty), 0) AS short) x),
     supply AS (
         SELECT s.source, s.po_id, s.arrival, s.units
-          FROM it, backorder.supply_schedule(available_to_promise.as_of) s
-         WHERE s.sku = it.sku
+          FROM backorder.supply_schedule(available_to_promise.as_of) s
+         WHERE s.sku = available_to_promise.sku  -- a restriction: reaches the indexes
            AND NOT (s.source = 'draft'
                     AND s.po_id IS NOT DISTINCT FROM (SELECT w.po_id FROM wanted w))
         UNION ALL

@@ -178,9 +178,12 @@ my $waited = 0;
 usleep(50_000) while kill(0, $postmaster_pid) && $waited++ < 600;
 
 # The clients see their connection drop and exit; psql flushes its output on exit.
+# psql exits with status 2 when it loses its connection.
+my $cut = 0;
 for my $h (@handles)
 {
 	eval { $h->finish; };
+	$cut++ if ($h->result // -1) == 2;
 }
 
 # Backends orphaned by the dead postmaster notice its death and exit; until they have, the
@@ -246,6 +249,7 @@ SELECT format('%s lines, %s receipts, %s shipments, %s cancellations, %s adjustm
     (SELECT count(*) FROM backorder.adjustment), (SELECT count(*) FROM backorder.event),
     (SELECT count(*) FROM backorder.purchase_order))});
 
+is($cut, $SESSIONS, 'every load session was still running when the server died');
 cmp_ok(scalar(keys %acked), '>=', 100, 'the load got a fair number of commits acknowledged before the crash');
 is(scalar(@missing), 0, 'every acknowledged order line survived the crash')
   or diag('missing: ' . join(' ', @missing[0 .. ($#missing < 20 ? $#missing : 19)]));

@@ -75,14 +75,16 @@ my $scheduled_at = time;
 
 # Wait for a run of the job to finish and for the draft to be issued: at most a minute
 # until the next minute boundary, plus the run itself.
-my ($issued, $ran) = ('', '');
+# A failed run ends the wait (the next ones would fail the same way).
+my ($issued, $ran, $failed) = ('', 0, 0);
 while (time - $scheduled_at < 100)
 {
-	$ran = $node->safe_psql('postgres',
-		qq{SELECT count(*) FROM cron.job_run_details WHERE jobid = $jobid AND status IN ('succeeded', 'failed')});
+	($ran, $failed) = split /\|/, $node->safe_psql('postgres',
+		qq{SELECT count(*) FILTER (WHERE status IN ('succeeded', 'failed')), count(*) FILTER (WHERE status = 'failed')
+		     FROM cron.job_run_details WHERE jobid = $jobid});
 	$issued = $node->safe_psql('postgres',
 		qq{SELECT status FROM backorder.purchase_order WHERE po_id = $due_po});
-	last if $ran > 0 && $issued ne 'draft';
+	last if $ran > 0 && ($issued ne 'draft' || $failed > 0);
 	usleep(500_000);
 }
 note sprintf('waited %d s for pg_cron', time - $scheduled_at);

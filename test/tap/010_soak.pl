@@ -41,14 +41,14 @@ my $soak = "$root/test/soak";
 
 # script => weight (pgbench -f file@weight): per 100 transactions
 my @scripts = (
-	[ 'orders',     56 ],
-	[ 'receipt',    10 ],
-	[ 'receipt_po', 2 ],
-	[ 'ship',       16 ],
+	[ 'orders',     50 ],
+	[ 'receipt',    9 ],
+	[ 'receipt_po', 4 ],
+	[ 'ship',       20 ],
 	[ 'cancel',     6 ],
 	[ 'adjust',     5 ],
 	[ 'issue_po',   1 ],
-	[ 'floors',     4 ],);
+	[ 'floors',     5 ],);
 
 my $node = PostgreSQL::Test::Cluster->new('soak');
 $node->init;
@@ -81,6 +81,7 @@ my @cmd = (
 	'-h', $node->host, '-p', $node->port,
 	'-c', $clients, '-j', $threads, '-T', $seconds,
 	'--max-tries=10', '--failures-detailed',
+	'-P', ($seconds >= 60 ? 10 : 2),
 	'-D', 'seq=0',
 	(map { ('-f', "$soak/$_->[0].sql\@$_->[1]") } @scripts),
 	'postgres');
@@ -91,8 +92,12 @@ my $ok = IPC::Run::run(\@cmd, '>', \$out, '2>', \$err, IPC::Run::timeout($second
 my $rc = $? >> 8;
 note("pgbench ran for " . (time - $t0) . " s, exit code $rc");
 note("pgbench stdout:\n$out");
-note("pgbench stderr (last 40 lines):\n" . join("\n", (split /\n/, $err)[-40 .. -1]))
-  if $err =~ /\S/;
+my @progress = grep { /^progress:/ } split /\n/, $err;
+my @stderr = grep { !/^progress:/ && /\S/ } split /\n/, $err;
+note("pgbench progress:\n" . join("\n", @progress)) if @progress;
+note("pgbench stderr (" . scalar(@stderr) . " lines, the last 40):\n"
+	  . join("\n", @stderr[ ($#stderr > 39 ? $#stderr - 39 : 0) .. $#stderr ]))
+  if @stderr;
 
 ok($ok && $rc == 0, 'pgbench exited with status 0 (no client aborted)')
   or diag("exit code $rc; stderr:\n$err");

@@ -1,0 +1,362 @@
+-- lifecycle.sql: what happens to lines after they are placed.
+-- Shipments, cancellations (the Spree #7328 case among them), stock adjustments (gains, losses
+-- within free stock, losses that take allocation back, losses below zero), ship_complete order
+-- headers, events (and that a rolled-back savepoint leaves none), purge_events.
+-- Every scenario ends with backorder.verify() being empty.
+\set ON_ERROR_STOP 1
+\set QUIET 1
+\pset format unaligned
+\pset tuples_only true
+\pset pager off
+
+BEGIN;
+SELECT plan(116);
+
+SET CONSTRAINTS ALL IMMEDIATE;
+SET backorder.clock = '2026-01-05 10:00+00';
+
+-- helpers -------------------------------------------------------------------------------
+CREATE FUNCTION pg_temp.ln(ref text) RETURNS text LANGUAGE sql AS $$
+    SELECT string_agg(format('qty=%s alloc=%s back=%s ship=%s canc=%s %s', qty, allocated_qty,
+                             backordered_qty, shipped_qty, cancelled_qty, status), '; '
+                      ORDER BY line_id)
+      FROM backorder.order_line WHERE order_ref = ref $$;
+CREATE FUNCTION pg_temp.it(s text) RETURNS text LANGUAGE sql AS $$
+    SELECT format('on_hand=%s alloc=%s back=%s incoming=%s avail=%s',
+                  on_hand, allocated, backordered, incoming, available)
+      FROM backorder.item WHERE sku = s $$;
+CREATE FUNCTION pg_temp.lid(ref text) RETURNS bigint LANGUAGE sql AS $$
+    SELECT line_id FROM backorder.order_line WHERE order_ref = ref $$;
+-- the events of an item since a given event_id, readable: kind:order_ref:qty
+CREATE FUNCTION pg_temp.ev(s text, after bigint) RETURNS text[] LANGUAGE sql AS $$
+    SELECT coalesce(array_agg(format('%s:%s:%s', kind, coalesce(order_ref, '-'), qty) ORDER BY event_id), '{}')
+      FROM backorder.event WHERE sku = s AND event_id > after $$;
+CREATE FUNCTION pg_temp.last_event() RETURNS bigint LANGUAGE sql AS $$
+    SELECT coalesce(max(event_id), 0) FROM backorder.event $$;
+CREATE TEMP TABLE mark (name text PRIMARY KEY, v bigint);
+CREATE FUNCTION pg_temp.mark(n text) RETURNS void LANGUAGE sql AS $$
+    INSERT INTO mark VALUES (n, pg_temp.last_event()) ON CONFLICT (name) DO UPDATE SET v = EXCLUDED.v $$;
+CREATE FUNCTION pg_temp.since(n text) RETURNS bigint LANGUAGE sql AS $$
+    SELECT v FROM mark WHERE name = n $$;
+
+-- 1. shipments --------------------------------------------------------------------------
+INSERT INTO backorder.item (sku) VALUES ('SH');
+INSERT INTO backorder.receipt (sku, qty) VALUES ('SH', 10);
+INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('sh1', 'SH', 6), ('sh2', 'SH', 6);
+SELECT is(pg_temp.ln('sh2'), 'qty=6 alloc=4 back=2 ship=0 canc=0 partially_allocated', 'sh2: 4 allocated, 2 waiting');
+
+SET backorder.clock = '2026-01-05 11:00+00';
+INSERT INTO backorder.shipment (line_id, qty) VALUES (pg_temp.lid('sh1'), 2);
+SELECT is(pg_temp.ln('sh1'), 'qty=6 alloc=4 back=0 ship=2 canc=0 allocated', 'sh1: partial shipment of 2 -> 4 still allocated');
+SELECT is(pg_temp.it('SH'), 'on_hand=8 alloc=8 back=2 incoming=0 avail=-2', 'SH: shipped units leave on_hand and allocated');
+SELECT is((SELECT shipped_at FROM backorder.shipment WHERE line_id = pg_temp.lid('sh1')),
+          '2026-01-05 11:00+00'::timestamptz, 'sh1: shipped_at = backorder.clock');
+
+INSERT INTO backorder.shipment (line_id, qty) VALUES (pg_temp.lid('sh1'), 4);
+SELECT is(pg_temp.ln('sh1'), 'qty=6 alloc=0 back=0 ship=6 canc=0 shipped', 'sh1: the rest shipped -> status shipped');
+SELECT is(pg_temp.it('SH'), 'on_hand=4 alloc=4 back=2 incoming=0 avail=-2', 'SH: counters after the full shipment');
+
+SELECT throws_ok(format('INSERT INTO backorder.shipment (line_id, qty) VALUES (%s, 5)', pg_temp.lid('sh2')),
+                 'BO003', format('cannot ship 5 units of order line %s', pg_temp.lid('sh2')),
+                 'sh2: shipping 5 with 4 allocated -> BO003');
+SELECT throws_ok(format('INSERT INTO backorder.shipment (line_id, qty) VALUES (%s, 1)', pg_temp.lid('sh1')),
+                 'BO003', format('cannot ship 1 units of order line %s', pg_temp.lid('sh1')),
+                 'sh1: shipping a shipped line again -> BO003');
+SELECT is(pg_temp.it('SH'), 'on_hand=4 alloc=4 back=2 incoming=0 avail=-2', 'SH: refused shipments changed nothing');
+
+INSERT INTO backorder.shipment (line_id, qty) VALUES (pg_temp.lid('sh2'), 4);
+SELECT is(pg_temp.ln('sh2'), 'qty=6 alloc=0 back=2 ship=4 canc=0 partially_allocated',
+          'sh2: shipped what was allocated, 2 still waiting -> partially_allocated');
+SELECT is(pg_temp.it('SH'), 'on_hand=0 alloc=0 back=2 incoming=0 avail=-2', 'SH: nothing on hand, 2 waiting');
+SELECT throws_ok(format('INSERT INTO backorder.shipment (line_id, qty) VALUES (%s, 1)', pg_temp.lid('sh2')),
+                 'BO003', format('cannot ship 1 units of order line %s', pg_temp.lid('sh2')),
+                 'sh2: shipping waiting units -> BO003');
+INSERT INTO backorder.receipt (sku, qty) VALUES ('SH', 2);
+INSERT INTO backorder.shipment (line_id, qty) VALUES (pg_temp.lid('sh2'), 1), (pg_temp.lid('sh2'), 1);
+SELECT is(pg_temp.ln('sh2'), 'qty=6 alloc=0 back=0 ship=6 canc=0 shipped', 'sh2: two shipment rows in one statement -> shipped');
+SELECT is(pg_temp.it('SH'), 'on_hand=0 alloc=0 back=0 incoming=0 avail=0', 'SH: all gone');
+SELECT is((SELECT sum(s.qty) FROM backorder.shipment s JOIN backorder.order_line l USING (line_id) WHERE l.sku = 'SH'),
+          12::numeric, 'SH: shipment rows sum to 12');
+SELECT is_empty('SELECT * FROM backorder.verify()', 'verify() empty after shipments');
+
+-- 2. cancellations ----------------------------------------------------------------------
+SET backorder.clock = '2026-01-05 12:00+00';
+INSERT INTO backorder.item (sku) VALUES ('CA');
+INSERT INTO backorder.receipt (sku, qty) VALUES ('CA', 5);
+INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('ca1', 'CA', 3), ('ca2', 'CA', 4), ('ca3', 'CA', 2);
+SELECT is(pg_temp.it('CA'), 'on_hand=5 alloc=5 back=4 incoming=0 avail=-4', 'CA: 5 allocated (3 + 2), 4 waiting (2 + 2)');
+
+INSERT INTO backorder.cancellation (line_id, qty) VALUES (pg_temp.lid('ca2'), 1);
+SELECT is(pg_temp.ln('ca2'), 'qty=4 alloc=2 back=1 ship=0 canc=1 partially_allocated', 'ca2: cancelling 1 releases a waiting unit first');
+SELECT is(pg_temp.ln('ca3'), 'qty=2 alloc=0 back=2 ship=0 canc=0 backordered', 'ca3: nothing freed, still waits');
+SELECT is(pg_temp.it('CA'), 'on_hand=5 alloc=5 back=3 incoming=0 avail=-3', 'CA: one waiting unit fewer');
+SELECT is((SELECT cancelled_at FROM backorder.cancellation WHERE line_id = pg_temp.lid('ca2') LIMIT 1),
+          '2026-01-05 12:00+00'::timestamptz, 'ca2: cancelled_at = backorder.clock');
+
+INSERT INTO backorder.cancellation (line_id, qty) VALUES (pg_temp.lid('ca2'), 2);
+SELECT is(pg_temp.ln('ca2'), 'qty=4 alloc=1 back=0 ship=0 canc=3 allocated', 'ca2: cancelling 2 = the last waiting unit, then 1 allocated');
+SELECT is(pg_temp.ln('ca3'), 'qty=2 alloc=1 back=1 ship=0 canc=0 partially_allocated', 'ca3: the freed allocated unit goes to the queue head');
+SELECT is(pg_temp.it('CA'), 'on_hand=5 alloc=5 back=1 incoming=0 avail=-1', 'CA: counters after the mixed cancellation');
+
+INSERT INTO backorder.cancellation (line_id, qty) VALUES (pg_temp.lid('ca1'), NULL);
+SELECT is(pg_temp.ln('ca1'), 'qty=3 alloc=0 back=0 ship=0 canc=3 cancelled', 'ca1: qty NULL cancels all 3 open units');
+SELECT is((SELECT qty FROM backorder.cancellation WHERE line_id = pg_temp.lid('ca1')), 3::bigint,
+          'ca1: the stored cancellation has the resolved qty 3, not NULL');
+SELECT is(pg_temp.ln('ca3'), 'qty=2 alloc=2 back=0 ship=0 canc=0 allocated', 'ca3: completed by the released stock');
+SELECT is(pg_temp.it('CA'), 'on_hand=5 alloc=3 back=0 incoming=0 avail=2', 'CA: 2 released units are free stock');
+
+SELECT throws_ok(format('INSERT INTO backorder.cancellation (line_id, qty) VALUES (%s, NULL)', pg_temp.lid('ca1')),
+                 'BO004', format('order line %s has nothing left to cancel', pg_temp.lid('ca1')),
+                 'ca1: cancelling a cancelled line again (NULL) -> BO004');
+SELECT throws_ok(format('INSERT INTO backorder.cancellation (line_id, qty) VALUES (%s, 1)', pg_temp.lid('ca1')),
+                 'BO004', format('order line %s has nothing left to cancel', pg_temp.lid('ca1')),
+                 'ca1: cancelling 1 unit of a cancelled line -> BO004');
+SELECT throws_ok(format('INSERT INTO backorder.cancellation (line_id, qty) VALUES (%s, 3)', pg_temp.lid('ca3')),
+                 'BO004', format('cannot cancel 3 units of order line %s', pg_temp.lid('ca3')),
+                 'ca3: cancelling 3 with 2 open -> BO004');
+INSERT INTO backorder.shipment (line_id, qty) VALUES (pg_temp.lid('ca2'), 1);
+SELECT throws_ok(format('INSERT INTO backorder.cancellation (line_id, qty) VALUES (%s, NULL)', pg_temp.lid('ca2')),
+                 'BO004', format('order line %s has nothing left to cancel', pg_temp.lid('ca2')),
+                 'ca2: its only remaining unit was shipped -> cancelling it is BO004');
+SELECT is(pg_temp.ln('ca2'), 'qty=4 alloc=0 back=0 ship=1 canc=3 shipped', 'ca2: shipped, unchanged by the refused cancellation');
+
+-- NULL on a partly shipped line resolves to what is still open
+INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('ca4', 'CA', 2);
+INSERT INTO backorder.receipt (sku, qty) VALUES ('CA', 3);
+INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('ca5', 'CA', 5);
+INSERT INTO backorder.shipment (line_id, qty) VALUES (pg_temp.lid('ca5'), 1);
+INSERT INTO backorder.cancellation (line_id, qty) VALUES (pg_temp.lid('ca5'), NULL);
+SELECT is((SELECT qty FROM backorder.cancellation WHERE line_id = pg_temp.lid('ca5')), 4::bigint,
+          'ca5: NULL on a line with 1 shipped, 2 allocated, 2 waiting is stored as the 4 open units');
+SELECT is(pg_temp.ln('ca5'), 'qty=5 alloc=0 back=0 ship=1 canc=4 shipped', 'ca5: everything open cancelled, the shipped unit stays');
+SELECT is(pg_temp.it('CA'), 'on_hand=6 alloc=4 back=0 incoming=0 avail=2', 'CA: counters after cancelling the partly shipped line');
+SELECT is((SELECT sum(c.qty) FROM backorder.cancellation c JOIN backorder.order_line l USING (line_id) WHERE l.sku = 'CA'),
+          (SELECT sum(cancelled_qty) FROM backorder.order_line WHERE sku = 'CA'),
+          'CA: cancellation rows sum to the cancelled quantities of the lines');
+SELECT is_empty('SELECT * FROM backorder.verify()', 'verify() empty after cancellations');
+
+-- 3. Spree #7328: allocated units released by a cancellation go to the queue HEAD --------
+-- Stock 3 for 6 units of demand. sp1 (order X) holds all 3; sp2 (order Y, 2 units) heads the
+-- queue; sp3 (order X again, 1 unit) and sp4 (1 unit) wait behind it. A unit that sp1 releases
+-- must go to sp2, the oldest waiting line, even though sp3 or sp4 could be completed with it
+-- and sp3 belongs to the cancelling order.
+INSERT INTO backorder.item (sku) VALUES ('SP');
+INSERT INTO backorder.receipt (sku, qty) VALUES ('SP', 3);
+INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('X', 'SP', 3);
+INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('Y', 'SP', 2);
+INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('X', 'SP', 1);
+INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('Z', 'SP', 1);
+SELECT is(pg_temp.it('SP'), 'on_hand=3 alloc=3 back=4 incoming=0 avail=-4', 'SP: stock 3 below demand 7');
+INSERT INTO backorder.cancellation (line_id, qty)
+SELECT line_id, 1 FROM backorder.order_line WHERE order_ref = 'X' AND qty = 3;
+SELECT is(pg_temp.ln('Y'), 'qty=2 alloc=1 back=1 ship=0 canc=0 partially_allocated',
+          'SP: the released unit goes to the head line (Y), partially');
+SELECT is(pg_temp.ln('X'), 'qty=3 alloc=2 back=0 ship=0 canc=1 allocated; qty=1 alloc=0 back=1 ship=0 canc=0 backordered',
+          'SP: the cancelling order''s own waiting line does not get it');
+SELECT is(pg_temp.ln('Z'), 'qty=1 alloc=0 back=1 ship=0 canc=0 backordered', 'SP: the later 1-unit line does not get it');
+INSERT INTO backorder.cancellation (line_id, qty)
+SELECT line_id, 1 FROM backorder.order_line WHERE order_ref = 'X' AND qty = 3;
+SELECT is(pg_temp.ln('Y'), 'qty=2 alloc=2 back=0 ship=0 canc=0 allocated', 'SP: the second released unit completes the head (Y)');
+SELECT is(pg_temp.ln('Z'), 'qty=1 alloc=0 back=1 ship=0 canc=0 backordered', 'SP: Z still waits');
+INSERT INTO backorder.cancellation (line_id, qty)
+SELECT line_id, NULL FROM backorder.order_line WHERE order_ref = 'X' AND qty = 3;
+SELECT is(pg_temp.ln('X'), 'qty=3 alloc=0 back=0 ship=0 canc=3 cancelled; qty=1 alloc=1 back=0 ship=0 canc=0 allocated',
+          'SP: the third released unit goes to the next in line, X''s second line');
+SELECT is(pg_temp.ln('Z'), 'qty=1 alloc=0 back=1 ship=0 canc=0 backordered', 'SP: Z, last in line, still waits');
+SELECT is(pg_temp.it('SP'), 'on_hand=3 alloc=3 back=1 incoming=0 avail=-1', 'SP: counters');
+SELECT is_empty('SELECT * FROM backorder.verify()', 'verify() empty after the Spree #7328 case');
+
+-- 4. adjustments ------------------------------------------------------------------------
+SET backorder.clock = '2026-01-05 13:00+00';
+INSERT INTO backorder.item (sku) VALUES ('AD');
+INSERT INTO backorder.receipt (sku, qty) VALUES ('AD', 4);
+INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('ad1', 'AD', 3), ('ad2', 'AD', 3), ('ad3', 'AD', 2);
+SELECT is(pg_temp.it('AD'), 'on_hand=4 alloc=4 back=4 incoming=0 avail=-4', 'AD: 4 allocated, 4 waiting');
+-- a gain fills the queue
+INSERT INTO backorder.adjustment (sku, delta, reason) VALUES ('AD', 3, 'found in aisle 4');
+SELECT is(pg_temp.ln('ad2'), 'qty=3 alloc=3 back=0 ship=0 canc=0 allocated', 'ad2: the gain completes the head');
+SELECT is(pg_temp.ln('ad3'), 'qty=2 alloc=1 back=1 ship=0 canc=0 partially_allocated', 'ad3: and half of the next line');
+SELECT is(pg_temp.it('AD'), 'on_hand=7 alloc=7 back=1 incoming=0 avail=-1', 'AD: counters after a gain of 3');
+SELECT is((SELECT adjusted_at FROM backorder.adjustment WHERE sku = 'AD' LIMIT 1), '2026-01-05 13:00+00'::timestamptz,
+          'AD: adjusted_at = backorder.clock');
+INSERT INTO backorder.adjustment (sku, delta, reason) VALUES ('AD', 4, 'recount');
+SELECT is(pg_temp.it('AD'), 'on_hand=11 alloc=8 back=0 incoming=0 avail=3', 'AD: a gain of 4 completes ad3, 3 free');
+-- a loss within free stock touches no line
+INSERT INTO backorder.adjustment (sku, delta, reason) VALUES ('AD', -2, 'damaged');
+SELECT is(pg_temp.it('AD'), 'on_hand=9 alloc=8 back=0 incoming=0 avail=1', 'AD: a loss of 2 with 3 free only lowers free stock');
+SELECT is(pg_temp.ln('ad1') || ' | ' || pg_temp.ln('ad2') || ' | ' || pg_temp.ln('ad3'),
+          'qty=3 alloc=3 back=0 ship=0 canc=0 allocated | qty=3 alloc=3 back=0 ship=0 canc=0 allocated | qty=2 alloc=2 back=0 ship=0 canc=0 allocated',
+          'AD: every line keeps its allocation');
+SELECT is_empty('SELECT * FROM backorder.verify()', 'verify() empty after gains and a small loss');
+
+-- a loss beyond free stock takes allocation back from the NEWEST allocated lines
+SET backorder.clock = '2026-01-05 14:00+00';
+SELECT pg_temp.mark('loss');
+INSERT INTO backorder.adjustment (sku, delta, reason) VALUES ('AD', -4, 'theft');
+SELECT is(pg_temp.it('AD'), 'on_hand=5 alloc=5 back=3 incoming=0 avail=-3', 'AD: loss of 4 with 1 free -> 3 units taken back');
+SELECT is(pg_temp.ln('ad3'), 'qty=2 alloc=0 back=2 ship=0 canc=0 backordered', 'ad3 (newest) loses both units and waits again');
+SELECT is(pg_temp.ln('ad2'), 'qty=3 alloc=2 back=1 ship=0 canc=0 partially_allocated', 'ad2 (next newest) loses 1 unit');
+SELECT is(pg_temp.ln('ad1'), 'qty=3 alloc=3 back=0 ship=0 canc=0 allocated', 'ad1 (oldest) keeps its allocation');
+SELECT ok((SELECT bool_and(allocated_at IS NULL) FROM backorder.order_line WHERE order_ref IN ('ad2', 'ad3')),
+          'ad2, ad3: allocated_at cleared when units are taken back');
+SELECT is(pg_temp.ev('AD', pg_temp.since('loss')),
+          ARRAY['stock_adjusted:-:-4', 'line_backordered:ad3:2', 'line_backordered:ad2:1'],
+          'AD: events of the loss: stock_adjusted -4, then line_backordered for ad3 (2) and ad2 (1)');
+SELECT is_empty('SELECT * FROM backorder.verify()', 'verify() empty after a loss beyond free stock');
+-- they keep their place in the queue: a newer line waits behind them
+INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('ad4', 'AD', 1);
+SELECT is(pg_temp.ln('ad4'), 'qty=1 alloc=0 back=1 ship=0 canc=0 backordered', 'ad4: new line queues behind');
+INSERT INTO backorder.receipt (sku, qty) VALUES ('AD', 2);
+SELECT is(pg_temp.ln('ad2'), 'qty=3 alloc=3 back=0 ship=0 canc=0 allocated', 'ad2: first refilled by the next receipt');
+SELECT is(pg_temp.ln('ad3'), 'qty=2 alloc=1 back=1 ship=0 canc=0 partially_allocated', 'ad3: refilled next');
+SELECT is(pg_temp.ln('ad4'), 'qty=1 alloc=0 back=1 ship=0 canc=0 backordered', 'ad4: still waits behind ad3');
+SELECT is(pg_temp.it('AD'), 'on_hand=7 alloc=7 back=2 incoming=0 avail=-2', 'AD: counters after the refill');
+SELECT is_empty('SELECT * FROM backorder.verify()', 'verify() empty after the refill');
+-- a loss beyond on_hand is refused
+SELECT throws_ok($$INSERT INTO backorder.adjustment (sku, delta, reason) VALUES ('AD', -8, 'too much')$$,
+                 'BO006', 'adjustment would leave item "AD" with negative stock', 'AD: loss of 8 with 7 on hand -> BO006');
+SELECT is(pg_temp.it('AD'), 'on_hand=7 alloc=7 back=2 incoming=0 avail=-2', 'AD: unchanged by the refused loss');
+-- a loss of exactly everything on hand takes every allocation back
+INSERT INTO backorder.adjustment (sku, delta, reason) VALUES ('AD', -7, 'fire');
+SELECT is(pg_temp.it('AD'), 'on_hand=0 alloc=0 back=9 incoming=0 avail=-9', 'AD: loss of all 7 -> every unit waits');
+SELECT is((SELECT array_agg(status::text ORDER BY line_id) FROM backorder.order_line WHERE sku = 'AD'),
+          ARRAY['backordered', 'backordered', 'backordered', 'backordered'], 'AD: every line backordered');
+SELECT is_empty('SELECT * FROM backorder.verify()', 'verify() empty after losing all stock');
+
+-- 5. ship_complete order headers --------------------------------------------------------
+INSERT INTO backorder.item (sku) VALUES ('K1'), ('K2');
+INSERT INTO backorder.receipt (sku, qty) VALUES ('K1', 5);
+INSERT INTO backorder.customer_order (order_ref, ship_complete) VALUES ('SC', true), ('PARTIAL', false);
+INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('SC', 'K1', 2), ('SC', 'K2', 1);
+INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('PARTIAL', 'K1', 1), ('PARTIAL', 'K2', 1);
+INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('NOHDR', 'K1', 1), ('NOHDR', 'K2', 1);
+SELECT throws_ok(format('INSERT INTO backorder.shipment (line_id, qty) VALUES (%s, 2)',
+                        (SELECT line_id FROM backorder.order_line WHERE order_ref = 'SC' AND sku = 'K1')),
+                 'BO007', 'order "SC" ships complete and still has waiting lines',
+                 'SC: an allocated line of a ship_complete order with a waiting line -> BO007');
+SELECT is(pg_temp.it('K1'), 'on_hand=5 alloc=4 back=0 incoming=0 avail=1', 'K1: unchanged by the refused shipment');
+INSERT INTO backorder.shipment (line_id, qty)
+SELECT line_id, 1 FROM backorder.order_line WHERE order_ref = 'PARTIAL' AND sku = 'K1';
+SELECT is(pg_temp.ln('PARTIAL'), 'qty=1 alloc=0 back=0 ship=1 canc=0 shipped; qty=1 alloc=0 back=1 ship=0 canc=0 backordered',
+          'PARTIAL: ship_complete = false ships while another line waits');
+INSERT INTO backorder.shipment (line_id, qty)
+SELECT line_id, 1 FROM backorder.order_line WHERE order_ref = 'NOHDR' AND sku = 'K1';
+SELECT is(pg_temp.ln('NOHDR'), 'qty=1 alloc=0 back=0 ship=1 canc=0 shipped; qty=1 alloc=0 back=1 ship=0 canc=0 backordered',
+          'NOHDR: a line of an order without header ships as allocated');
+SELECT CASE WHEN to_regclass('backorder.ready_to_ship') IS NULL
+            THEN skip('backorder.ready_to_ship does not exist yet', 1)
+            ELSE is_empty($$SELECT 1 FROM backorder.ready_to_ship WHERE order_ref = 'SC'$$,
+                          'ready_to_ship lists no line of SC while one waits') END;
+INSERT INTO backorder.receipt (sku, qty) VALUES ('K2', 1);
+SELECT is(pg_temp.ln('SC'), 'qty=2 alloc=2 back=0 ship=0 canc=0 allocated; qty=1 alloc=1 back=0 ship=0 canc=0 allocated',
+          'SC: the receipt completes the order (SC is the head of K2''s queue)');
+SELECT CASE WHEN to_regclass('backorder.ready_to_ship') IS NULL
+            THEN skip('backorder.ready_to_ship does not exist yet', 1)
+            ELSE is((SELECT count(*) FROM backorder.ready_to_ship WHERE order_ref = 'SC'), 2::bigint,
+                    'ready_to_ship lists both lines of SC once nothing waits') END;
+INSERT INTO backorder.shipment (line_id, qty)
+SELECT line_id, allocated_qty FROM backorder.order_line WHERE order_ref = 'SC' ORDER BY line_id;
+SELECT is(pg_temp.ln('SC'), 'qty=2 alloc=0 back=0 ship=2 canc=0 shipped; qty=1 alloc=0 back=0 ship=1 canc=0 shipped',
+          'SC: ships once every line is allocated');
+SELECT is(pg_temp.it('K1'), 'on_hand=1 alloc=0 back=0 incoming=0 avail=1', 'K1: counters after the shipments');
+SELECT is(pg_temp.it('K2'), 'on_hand=0 alloc=0 back=2 incoming=0 avail=-2', 'K2: counters after the shipments');
+SELECT is_empty('SELECT * FROM backorder.verify()', 'verify() empty after ship_complete');
+
+-- 6. events -----------------------------------------------------------------------------
+SET backorder.clock = '2026-01-06 10:00+00';
+INSERT INTO backorder.item (sku) VALUES ('EV');
+SELECT pg_temp.mark('ev');
+INSERT INTO backorder.receipt (sku, qty) VALUES ('EV', 3);
+SELECT is(pg_temp.ev('EV', pg_temp.since('ev')), ARRAY['stock_received:-:3'], 'receipt: one stock_received event of 3');
+SELECT pg_temp.mark('ev');
+INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('ev1', 'EV', 5);
+SELECT is(pg_temp.ev('EV', pg_temp.since('ev')), ARRAY['line_allocated:ev1:3', 'line_backordered:ev1:2'],
+          'order line: line_allocated 3 and line_backordered 2');
+SELECT is((SELECT array_agg(DISTINCT line_id) FROM backorder.event WHERE order_ref = 'ev1'), ARRAY[pg_temp.lid('ev1')],
+          'order line events carry the line_id');
+SELECT pg_temp.mark('ev');
+INSERT INTO backorder.receipt (sku, qty) VALUES ('EV', 1);
+SELECT is(pg_temp.ev('EV', pg_temp.since('ev')), ARRAY['stock_received:-:1', 'line_allocated:ev1:1'],
+          'receipt that fills: stock_received 1, line_allocated 1');
+SELECT pg_temp.mark('ev');
+INSERT INTO backorder.shipment (line_id, qty) VALUES (pg_temp.lid('ev1'), 2);
+SELECT is(pg_temp.ev('EV', pg_temp.since('ev')), ARRAY['line_shipped:ev1:2'], 'shipment: line_shipped 2');
+SELECT pg_temp.mark('ev');
+INSERT INTO backorder.cancellation (line_id, qty) VALUES (pg_temp.lid('ev1'), 1);
+SELECT is(pg_temp.ev('EV', pg_temp.since('ev')), ARRAY['line_cancelled:ev1:1'], 'cancellation: line_cancelled 1');
+SELECT pg_temp.mark('ev');
+INSERT INTO backorder.adjustment (sku, delta) VALUES ('EV', -1);
+SELECT is(pg_temp.ev('EV', pg_temp.since('ev')), ARRAY['stock_adjusted:-:-1', 'line_backordered:ev1:1'],
+          'loss beyond free stock: stock_adjusted -1, line_backordered 1');
+SELECT pg_temp.mark('ev');
+INSERT INTO backorder.adjustment (sku, delta) VALUES ('EV', 2);
+SELECT is(pg_temp.ev('EV', pg_temp.since('ev')), ARRAY['stock_adjusted:-:2', 'line_allocated:ev1:1'],
+          'gain: stock_adjusted 2, line_allocated 1');
+INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('ev2', 'EV', 4);
+SELECT pg_temp.mark('ev');
+INSERT INTO backorder.cancellation (line_id, qty) VALUES (pg_temp.lid('ev1'), NULL);
+SELECT is(pg_temp.ev('EV', pg_temp.since('ev')), ARRAY['line_cancelled:ev1:2', 'line_allocated:ev2:2'],
+          'cancellation of allocated units: line_cancelled, then line_allocated to the head');
+SELECT is((SELECT count(*) FROM backorder.event WHERE at <> '2026-01-06 10:00+00' AND sku = 'EV'), 0::bigint,
+          'every EV event carries at = backorder.clock');
+SELECT is_empty('SELECT * FROM backorder.verify()', 'verify() empty after the event checks');
+
+-- events of a statement rolled back to a savepoint do not exist
+SELECT pg_temp.mark('sp');
+SAVEPOINT before_ev3;
+INSERT INTO backorder.receipt (sku, qty) VALUES ('EV', 2);
+INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('ev3', 'EV', 1);
+ROLLBACK TO SAVEPOINT before_ev3;
+SELECT is(pg_temp.ev('EV', pg_temp.since('sp')), '{}'::text[], 'rolled-back savepoint: its events do not exist');
+SELECT is(pg_temp.it('EV'), 'on_hand=3 alloc=3 back=1 incoming=0 avail=-1', 'rolled-back savepoint: counters as before');
+-- a failed multi-row statement: the events of its first row are dropped, not written later
+SELECT throws_ok($$INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('ev4', 'EV', 1), ('ev4', 'NO-SUCH-SKU', 1)$$,
+                 '23503', 'item "NO-SUCH-SKU" does not exist', 'failed two-row statement (second sku unknown) -> 23503');
+INSERT INTO backorder.receipt (sku, qty) VALUES ('EV', 3);
+SELECT is(pg_temp.ev('EV', pg_temp.since('sp')), ARRAY['stock_received:-:3', 'line_allocated:ev2:1'],
+          'the next statement writes only its own events: nothing of ev3 or ev4');
+SELECT is((SELECT count(*) FROM backorder.event WHERE order_ref IN ('ev3', 'ev4')), 0::bigint, 'no event for ev3 or ev4');
+SELECT is(pg_temp.it('EV'), 'on_hand=6 alloc=4 back=0 incoming=0 avail=2', 'EV: counters correct after the rollbacks');
+SELECT is_empty('SELECT * FROM backorder.verify()', 'verify() empty after the savepoint rollbacks');
+
+-- purchase-order events
+SET backorder.clock = '2026-01-07 10:00+00';
+INSERT INTO backorder.supplier (supplier_id, name, lead_time, po_min_qty) VALUES ('sup', 'Supplier', '5 days', 1);
+INSERT INTO backorder.item (sku, supplier_id) VALUES ('PO', 'sup');
+SELECT pg_temp.mark('po');
+INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('po1', 'PO', 3);
+SELECT is((SELECT array_agg(format('%s:%s', kind, qty) ORDER BY event_id) FROM backorder.event
+            WHERE event_id > pg_temp.since('po')),
+          ARRAY['line_backordered:3', 'po_issued:3'], 'backordered units of a supplier item: po_issued 3');
+SELECT is((SELECT status::text || ' ' || expected_at FROM backorder.purchase_order
+            WHERE po_id = (SELECT po_id FROM backorder.event WHERE kind = 'po_issued' AND event_id > pg_temp.since('po'))),
+          'issued ' || '2026-01-12 10:00+00'::timestamptz, 'the issued order is expected after the lead time');
+SELECT pg_temp.mark('po');
+INSERT INTO backorder.receipt (sku, qty, po_id)
+SELECT 'PO', 4, po_id FROM backorder.purchase_order WHERE supplier_id = 'sup';
+SELECT is((SELECT array_agg(format('%s:%s', kind, coalesce(order_ref, '-')) ORDER BY event_id) FROM backorder.event
+            WHERE event_id > pg_temp.since('po')),
+          ARRAY['po_over_received:-', 'stock_received:-', 'line_allocated:po1', 'po_received:-'],
+          'over-receipt against the PO: po_over_received, stock_received, line_allocated, po_received');
+SELECT is((SELECT qty FROM backorder.event WHERE kind = 'po_over_received' AND event_id > pg_temp.since('po')), 1::bigint,
+          'po_over_received: 1 unit more than ordered');
+SELECT ok((SELECT bool_and(po_id IS NOT NULL) FROM backorder.event
+            WHERE event_id > pg_temp.since('po') AND kind IN ('po_over_received', 'stock_received', 'po_received')),
+          'receipt and PO events carry the po_id');
+SELECT is_empty('SELECT * FROM backorder.verify()', 'verify() empty after the purchase-order events');
+
+-- 7. purge_events -----------------------------------------------------------------------
+INSERT INTO mark VALUES ('old events', (SELECT count(*) FROM backorder.event WHERE at < '2026-01-06 00:00+00')),
+                        ('new events', (SELECT count(*) FROM backorder.event WHERE at >= '2026-01-06 00:00+00'));
+SELECT cmp_ok(pg_temp.since('old events'), '>', 0::bigint, 'there are events older than the cutoff to purge');
+SELECT is(backorder.purge_events('2026-01-06 00:00+00'), pg_temp.since('old events'),
+          'purge_events returns how many events it deleted');
+SELECT is((SELECT count(*) FROM backorder.event WHERE at < '2026-01-06 00:00+00'), 0::bigint,
+          'purge_events: no event older than the cutoff remains');
+SELECT is((SELECT count(*) FROM backorder.event WHERE at >= '2026-01-06 00:00+00'), pg_temp.since('new events'),
+          'purge_events: every newer event is kept');
+SELECT is(backorder.purge_events('2026-01-06 00:00+00'), 0::bigint, 'purge_events again: nothing left to delete');
+SELECT is_empty('SELECT * FROM backorder.verify()', 'verify() empty after purge_events (events are not part of the invariants)');
+
+SELECT * FROM finish();
+ROLLBACK;
