@@ -323,6 +323,23 @@ resync_item(StockEntry *e, int64 *draft, TimestampTz now)
 	}
 }
 
+/* A draft whose last line went away (its demand was met or cancelled) is deleted. */
+static void
+drop_if_empty(int64 po_id)
+{
+	static SPIPlanPtr plan = NULL;
+	Datum		arg = Int64GetDatum(po_id);
+
+	bo_run(bo_prepare(&plan,
+					  "DELETE FROM backorder.purchase_order p"
+					  " WHERE p.po_id OPERATOR(pg_catalog.=) $1"
+					  "   AND p.status OPERATOR(pg_catalog.=) 'draft'::backorder.po_status"
+					  "   AND NOT EXISTS (SELECT 1 FROM backorder.purchase_order_line l"
+					  "                    WHERE l.po_id OPERATOR(pg_catalog.=) p.po_id)",
+					  1, (Oid[]) {INT8OID}),
+		   &arg, NULL, 0);
+}
+
 /* Mark issued orders of a supplier whose every line has arrived as received. */
 static void
 complete_received(const char *supplier_id, TimestampTz now)
@@ -360,10 +377,9 @@ cmp_entries(const void *a, const void *b)
 /*
  * Resync the given items (all locked, all with a supplier): for each supplier in
  * order, lock it, resync its items, issue the draft when due, close received orders.
- * Returns ids of issued drafts through *issued (may be NULL).
  */
 static void
-resync(StockEntry **items, int n, TimestampTz now, List **issued)
+resync(StockEntry **items, int n, TimestampTz now)
 {
 	int			i = 0;
 
@@ -377,11 +393,9 @@ resync(StockEntry **items, int n, TimestampTz now, List **issued)
 		for (; i < n && strcmp(items[i]->supplier_id, supplier) == 0; i++)
 			resync_item(items[i], &draft, now);
 		if (draft != 0 && lock_supplier(supplier, now, &draft))
-		{
 			issue(draft, now);
-			if (issued)
-				*issued = lappend_int(*issued, (int) draft);
-		}
+		else if (draft != 0)
+			drop_if_empty(draft);
 		complete_received(supplier, now);
 	}
 	stock_flush();
@@ -410,7 +424,7 @@ resync_pending(void)
 	}
 	hash_destroy(pending_skus);
 	pending_skus = NULL;
-	resync(items, n, bo_now(), NULL);
+	resync(items, n, bo_now());
 }
 
 /*
@@ -561,7 +575,7 @@ bo_cancel_purchase_order(PG_FUNCTION_ARGS)
 			for (i = 0; i < (uint64) n; i++)
 				if (items[i]->supplier_id)
 					items[k++] = items[i];
-			resync(items, k, bo_now(), NULL);
+			resync(items, k, bo_now());
 		}
 	}
 	bo_engine_leave();
