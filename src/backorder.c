@@ -6,6 +6,7 @@
 #include "backorder.h"
 
 #include "access/genam.h"
+#include "common/hashfn.h"
 #include "access/xact.h"
 #include "catalog/index.h"
 #include "catalog/pg_trigger.h"
@@ -19,6 +20,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/hsearch.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -210,6 +212,40 @@ bo_array(Datum *elems, bool *nulls, int n, Oid elemtype)
 	get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
 	return PointerGetDatum(construct_md_array(elems, nulls, 1, dims, lbs, elemtype,
 											  typlen, typbyval, typalign));
+}
+
+/* hash of the string a key points to */
+static uint32
+string_key_hash(const void *key, Size keysize)
+{
+	const char *s = *(const char *const *) key;
+
+	return hash_bytes((const unsigned char *) s, strlen(s));
+}
+
+/* compare the strings two keys point to */
+static int
+string_key_match(const void *a, const void *b, Size keysize)
+{
+	return strcmp(*(const char *const *) a, *(const char *const *) b);
+}
+
+/*
+ * A hash table keyed by a C string of any length: each entry starts with a char *
+ * that the caller points at its own copy of the key after HASH_ENTER.
+ */
+HTAB *
+bo_string_hash(const char *name, Size entrysize, MemoryContext cxt)
+{
+	HASHCTL		ctl;
+
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(char *);
+	ctl.entrysize = entrysize;
+	ctl.hash = string_key_hash;
+	ctl.match = string_key_match;
+	ctl.hcxt = cxt;
+	return hash_create(name, 64, &ctl, HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
 }
 
 /* a + b, or a clear error when units overflow bigint */
@@ -555,6 +591,15 @@ bo_item_guard(PG_FUNCTION_ARGS)
 					 errmsg("the sku of an item cannot be changed"),
 					 errdetail("Ledger rows refer to items by sku.")));
 		stock_forget(oldsku);
+		/* a new supplier or pack size changes what purchase orders should hold */
+		{
+			char	   *olds = bo_get_text(oldtup, rel, bo_attnum(rel, "supplier_id"));
+			char	   *news = bo_get_text(newtup, rel, bo_attnum(rel, "supplier_id"));
+
+			if ((olds == NULL) != (news == NULL) || (olds && strcmp(olds, news) != 0) ||
+				int8_changed(oldtup, newtup, rel, "pack_size"))
+				po_mark_sku(oldsku);
+		}
 		return PointerGetDatum(newtup);
 	}
 

@@ -17,6 +17,7 @@
 #include "storage/itemptr.h"
 #include "executor/spi.h"
 #include "nodes/pg_list.h"
+#include "utils/hsearch.h"
 #include "utils/relcache.h"
 #include "utils/timestamp.h"
 
@@ -83,6 +84,7 @@ extern int	bo_run(SPIPlanPtr plan, Datum *values, const char *nulls, long count)
 extern Datum bo_col(int row, int col, bool *isnull);
 extern int64 bo_col_int8(int row, int col, int64 ifnull);
 extern char *bo_col_text(int row, int col);
+extern HTAB *bo_string_hash(const char *name, Size entrysize, MemoryContext cxt);
 extern Datum bo_array(Datum *elems, bool *nulls, int n, Oid elemtype);
 extern int64 bo_add(int64 a, int64 b);
 extern int64 bo_sub(int64 a, int64 b);
@@ -121,6 +123,7 @@ extern void events_subxact_abort(SubTransactionId subid);
 
 /* purchase.c */
 extern void po_mark(StockEntry *e);
+extern void po_mark_sku(const char *sku);
 extern void po_receipt(StockEntry *e, int64 qty, bool has_po, int64 po_id);
 extern void po_reset(void);
 

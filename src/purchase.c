@@ -24,41 +24,31 @@
 
 static HTAB *pending_skus = NULL;	/* skus whose purchase lines need a resync */
 
-typedef struct PendingSku
+/* Note that a sku's purchase-order lines must be resynchronised at commit. */
+void
+po_mark_sku(const char *sku)
 {
-	char		sku[1];			/* variable length: the hash key is the whole string */
-} PendingSku;
+	char	   *key = (char *) sku;
+	char	  **entry;
+	bool		found;
 
-/* Note that an item's purchase-order lines must be resynchronised at commit. */
+	if (pending_skus == NULL)
+		pending_skus = bo_string_hash("backorder pending skus", sizeof(char *),
+									  TopTransactionContext);
+	entry = hash_search(pending_skus, &key, HASH_ENTER, &found);
+	if (!found)
+		*entry = MemoryContextStrdup(TopTransactionContext, sku);
+}
+
+/*
+ * Note that an item's purchase-order lines may need a resync at commit: items with a
+ * supplier, and items that still expect units from open orders (whose supplier went).
+ */
 void
 po_mark(StockEntry *e)
 {
-	char	   *key;
-	bool		found;
-
-	if (e->supplier_id == NULL)
-		return;
-	if (pending_skus == NULL)
-	{
-		HASHCTL		ctl;
-
-		memset(&ctl, 0, sizeof(ctl));
-		ctl.keysize = 256;
-		ctl.entrysize = 256;
-		ctl.hcxt = TopTransactionContext;
-		pending_skus = hash_create("backorder pending skus", 64, &ctl,
-								   HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
-	}
-	/* item.sku is limited to 200 characters; 255 bytes covers single-byte ones */
-	key = palloc0(256);
-	strlcpy(key, e->sku, 256);
-	if (strlen(e->sku) >= 256)
-		ereport(ERROR,
-				(errcode(ERRCODE_STRING_DATA_RIGHT_TRUNCATION),
-				 errmsg("sku \"%s\" is too long for purchase-order buffering", e->sku),
-				 errdetail("Skus of items with a supplier are limited to 255 bytes.")));
-	hash_search(pending_skus, key, HASH_ENTER, &found);
-	pfree(key);
+	if (e->supplier_id != NULL || e->incoming != 0)
+		po_mark_sku(e->sku);
 }
 
 /* The transaction ended. */
@@ -256,9 +246,10 @@ lock_supplier(const char *supplier_id, TimestampTz at, int64 *draft)
 }
 
 /*
- * Resynchronise one locked item with the purchase orders of its supplier (whose row we
- * hold): the draft line covers the waiting units that issued orders do not, rounded up
- * to packs, and incoming is what open orders still bring.
+ * Resynchronise one locked item with the purchase orders (the rows of every supplier
+ * involved are locked): the item's line in its supplier's draft covers the waiting units
+ * that issued orders do not, rounded up to packs; lines in drafts of other suppliers (it
+ * changed supplier) go; incoming is what open orders still bring.
  */
 static void
 resync_item(StockEntry *e, int64 *draft, TimestampTz now)
@@ -267,11 +258,21 @@ resync_item(StockEntry *e, int64 *draft, TimestampTz now)
 	static SPIPlanPtr create = NULL;
 	static SPIPlanPtr set_line = NULL;
 	static SPIPlanPtr drop_line = NULL;
+	static SPIPlanPtr drop_foreign = NULL;
 	Datum		args[4];
 	int64		open,
-				desired;
+				desired = 0;
 
 	args[0] = CStringGetTextDatum(e->sku);
+	args[1] = e->supplier_id ? CStringGetTextDatum(e->supplier_id) : (Datum) 0;
+	bo_run(bo_prepare(&drop_foreign,
+					  "DELETE FROM backorder.purchase_order_line l USING backorder.purchase_order p"
+					  " WHERE p.po_id OPERATOR(pg_catalog.=) l.po_id"
+					  "   AND l.sku OPERATOR(pg_catalog.=) $1"
+					  "   AND p.status OPERATOR(pg_catalog.=) 'draft'::backorder.po_status"
+					  "   AND ($2 IS NULL OR p.supplier_id OPERATOR(pg_catalog.<>) $2)",
+					  2, (Oid[]) {TEXTOID, TEXTOID}),
+		   args, e->supplier_id ? "  " : " n", 0);
 	bo_run(bo_prepare(&issued_open,
 					  "SELECT COALESCE(pg_catalog.sum(GREATEST(l.qty OPERATOR(pg_catalog.-)"
 					  "           l.received_qty, 0)), 0)::pg_catalog.int8"
@@ -282,7 +283,8 @@ resync_item(StockEntry *e, int64 *draft, TimestampTz now)
 					  1, (Oid[]) {TEXTOID}),
 		   args, NULL, 1);
 	open = bo_col_int8(0, 1, 0);
-	desired = round_to_pack(e->backordered - open, e->pack_size);
+	if (e->supplier_id)
+		desired = round_to_pack(e->backordered - open, e->pack_size);
 
 	if (desired > 0 && *draft == 0)
 	{
@@ -297,7 +299,7 @@ resync_item(StockEntry *e, int64 *draft, TimestampTz now)
 			   cargs, NULL, 0);
 		*draft = bo_col_int8(0, 1, 0);
 	}
-	if (*draft != 0)
+	if (e->supplier_id && *draft != 0)
 	{
 		args[1] = Int64GetDatum(*draft);
 		args[2] = Int64GetDatum(desired);
@@ -364,39 +366,92 @@ complete_received(const char *supplier_id, TimestampTz now)
 		event_add("po_received", NULL, NULL, 0, bo_col_int8(i, 1, 0), 0);
 }
 
-static int
-cmp_entries(const void *a, const void *b)
+/* One supplier taking part in a resync, and its current draft (0: none). */
+typedef struct SupplierDraft
 {
-	const StockEntry *x = *(StockEntry *const *) a;
-	const StockEntry *y = *(StockEntry *const *) b;
-	int			c = strcmp(x->supplier_id, y->supplier_id);
+	char	   *supplier_id;
+	int64		draft;
+} SupplierDraft;
 
-	return c != 0 ? c : strcmp(x->sku, y->sku);
+static int
+cmp_suppliers(const void *a, const void *b)
+{
+	return strcmp(((const SupplierDraft *) a)->supplier_id,
+				  ((const SupplierDraft *) b)->supplier_id);
 }
 
 /*
- * Resync the given items (all locked, all with a supplier): for each supplier in
- * order, lock it, resync its items, issue the draft when due, close received orders.
+ * The suppliers a resync of these items touches, sorted and locked (their rows, in
+ * supplier_id order): each item's own supplier, and the suppliers of open orders that
+ * have a line for one of the items. Sets *n.
+ */
+static SupplierDraft *
+lock_suppliers(StockEntry **items, int nitems, TimestampTz now, int *n)
+{
+	static SPIPlanPtr others = NULL;
+	Datum	   *skus = palloc(sizeof(Datum) * (nitems + 1));
+	Datum		arg;
+	SupplierDraft *s;
+	uint64		i;
+	int			count = 0,
+				k;
+
+	for (k = 0; k < nitems; k++)
+		skus[k] = CStringGetTextDatum(items[k]->sku);
+	arg = bo_array(skus, NULL, nitems, TEXTOID);
+	bo_run(bo_prepare(&others,
+					  "SELECT DISTINCT p.supplier_id FROM backorder.purchase_order p"
+					  "  JOIN backorder.purchase_order_line l ON l.po_id OPERATOR(pg_catalog.=) p.po_id"
+					  " WHERE l.sku OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.text[])"
+					  "   AND p.status OPERATOR(pg_catalog.<) 'received'::backorder.po_status",
+					  1, (Oid[]) {TEXTARRAYOID}),
+		   &arg, NULL, 0);
+	s = palloc(sizeof(SupplierDraft) * (nitems + SPI_processed + 1));
+	for (i = 0; i < SPI_processed; i++)
+		s[count++].supplier_id = bo_col_text(i, 1);
+	for (k = 0; k < nitems; k++)
+		if (items[k]->supplier_id)
+			s[count++].supplier_id = items[k]->supplier_id;
+	qsort(s, count, sizeof(SupplierDraft), cmp_suppliers);
+	for (k = 0, i = 0; k < count; k++)
+		if (i == 0 || strcmp(s[k].supplier_id, s[i - 1].supplier_id) != 0)
+			s[i++] = s[k];
+	*n = (int) i;
+	for (k = 0; k < *n; k++)
+		lock_supplier(s[k].supplier_id, now, &s[k].draft);
+	return s;
+}
+
+/*
+ * Resync the given items (all locked by this transaction): lock the suppliers involved,
+ * resync each item, then per supplier issue the draft when due (or drop it when empty)
+ * and close the orders whose every line has arrived.
  */
 static void
 resync(StockEntry **items, int n, TimestampTz now)
 {
-	int			i = 0;
+	int			nsup,
+				i;
+	SupplierDraft *sup = lock_suppliers(items, n, now, &nsup);
 
-	qsort(items, n, sizeof(StockEntry *), cmp_entries);
-	while (i < n)
+	for (i = 0; i < n; i++)
 	{
-		const char *supplier = items[i]->supplier_id;
-		int64		draft;
+		SupplierDraft key = {items[i]->supplier_id, 0};
+		SupplierDraft *own = key.supplier_id
+			? bsearch(&key, sup, nsup, sizeof(SupplierDraft), cmp_suppliers) : NULL;
+		int64		none = 0;
 
-		lock_supplier(supplier, now, &draft);
-		for (; i < n && strcmp(items[i]->supplier_id, supplier) == 0; i++)
-			resync_item(items[i], &draft, now);
-		if (draft != 0 && lock_supplier(supplier, now, &draft))
+		resync_item(items[i], own ? &own->draft : &none, now);
+	}
+	for (i = 0; i < nsup; i++)
+	{
+		int64		draft = sup[i].draft;
+
+		if (draft != 0 && lock_supplier(sup[i].supplier_id, now, &draft))
 			issue(draft, now);
 		else if (draft != 0)
 			drop_if_empty(draft);
-		complete_received(supplier, now);
+		complete_received(sup[i].supplier_id, now);
 	}
 	stock_flush();
 	events_flush();
@@ -407,7 +462,7 @@ static void
 resync_pending(void)
 {
 	HASH_SEQ_STATUS seq;
-	char	   *sku;
+	char	  **sku;
 	StockEntry **items;
 	int			n = 0;
 
@@ -416,12 +471,7 @@ resync_pending(void)
 	items = palloc(sizeof(StockEntry *) * hash_get_num_entries(pending_skus));
 	hash_seq_init(&seq, pending_skus);
 	while ((sku = hash_seq_search(&seq)) != NULL)
-	{
-		StockEntry *e = stock_lock(sku);
-
-		if (e->supplier_id)
-			items[n++] = e;
-	}
+		items[n++] = stock_lock(*sku);
 	hash_destroy(pending_skus);
 	pending_skus = NULL;
 	resync(items, n, bo_now());
@@ -569,14 +619,7 @@ bo_cancel_purchase_order(PG_FUNCTION_ARGS)
 					 errmsg("purchase order " INT64_FORMAT " changed while it was being cancelled", po_id),
 					 errhint("Try again.")));
 		event_add("po_cancelled", NULL, NULL, 0, po_id, 0);
-		{
-			int			k = 0;
-
-			for (i = 0; i < (uint64) n; i++)
-				if (items[i]->supplier_id)
-					items[k++] = items[i];
-			resync(items, k, bo_now());
-		}
+		resync(items, n, bo_now());
 	}
 	bo_engine_leave();
 	SPI_finish();

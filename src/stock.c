@@ -40,38 +40,13 @@ static HTAB *stock_hash = NULL;
 static List *stock_dirty = NIL;		/* entries to write back at statement end */
 static bool stock_lost = false;		/* a subtransaction rolled back unwritten changes */
 
-/* hash of the sku string a key points to */
-static uint32
-sku_hash(const void *key, Size keysize)
-{
-	const char *s = *(const char *const *) key;
-
-	return hash_bytes((const unsigned char *) s, strlen(s));
-}
-
-/* compare the sku strings two keys point to */
-static int
-sku_match(const void *a, const void *b, Size keysize)
-{
-	return strcmp(*(const char *const *) a, *(const char *const *) b);
-}
-
 /* Create the cache in a context that dies with the transaction. */
 static void
 stock_init(void)
 {
-	HASHCTL		ctl;
-
 	stock_cxt = AllocSetContextCreate(TopTransactionContext, "backorder stock cache",
 									  ALLOCSET_DEFAULT_SIZES);
-	memset(&ctl, 0, sizeof(ctl));
-	ctl.keysize = sizeof(char *);
-	ctl.entrysize = sizeof(StockEntry);
-	ctl.hash = sku_hash;
-	ctl.match = sku_match;
-	ctl.hcxt = stock_cxt;
-	stock_hash = hash_create("backorder stock", 256, &ctl,
-							 HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
+	stock_hash = bo_string_hash("backorder stock", sizeof(StockEntry), stock_cxt);
 	stock_dirty = NIL;
 }
 
@@ -137,11 +112,16 @@ static bool
 lock_item_row(Relation rel, const char *sku, TupleTableSlot *slot)
 {
 	Oid			pkey = RelationGetPrimaryKeyIndex(rel);
-	Relation	idx = index_open(pkey, AccessShareLock);
-	Snapshot	snap = RegisterSnapshot(GetLatestSnapshot());
+	Relation	idx;
+	Snapshot	snap;
 	IndexScanDesc scan;
 	ScanKeyData key;
 	bool		found;
+
+	/* see this transaction's own latest version of the row (e.g. a client's UPDATE) */
+	CommandCounterIncrement();
+	idx = index_open(pkey, AccessShareLock);
+	snap = RegisterSnapshot(GetLatestSnapshot());
 
 	ScanKeyEntryInitialize(&key, 0, 1, BTEqualStrategyNumber, InvalidOid,
 						   idx->rd_indcollation[0], F_TEXTEQ, CStringGetTextDatum(sku));

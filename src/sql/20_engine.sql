@@ -56,6 +56,12 @@ CREATE CONSTRAINT TRIGGER purchase_sync AFTER INSERT ON backorder.cancellation
     DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION backorder.purchase_sync();
 CREATE CONSTRAINT TRIGGER purchase_sync AFTER INSERT ON backorder.adjustment
     DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION backorder.purchase_sync();
+-- an item that changes supplier or pack size: its purchase-order lines follow at commit
+CREATE CONSTRAINT TRIGGER purchase_sync AFTER UPDATE ON backorder.item
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
+    WHEN (OLD.supplier_id IS DISTINCT FROM NEW.supplier_id
+          OR OLD.pack_size OPERATOR(pg_catalog.<>) NEW.pack_size)
+    EXECUTE FUNCTION backorder.purchase_sync();
 
 -- The ledger is append-only; purchase orders change only through the engine.
 CREATE TRIGGER append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON backorder.order_line

@@ -17,7 +17,7 @@ NBULK=${BENCH_BULK:-100000}    # lines of the bulk inserts and of the receipt's 
 TIMEOUT=${BENCH_TIMEOUT:-120}  # statement_timeout (s) of the bulk and receipt statements
 SCHEMA=${BENCH_SCHEMA:-$repo/src/sql/10_schema.sql}  # the tables, copied for plain and plbase
 VARIANTS=${BENCH_VARIANTS:-plain plbase backorder}
-WORKLOADS=${BENCH_WORKLOADS:-uniform hot8 hot32 bulk1 bulk1small bulkn receipt}
+WORKLOADS=${BENCH_WORKLOADS:-uniform hot8 hot32 bulk1 bulk1small bulkn receipt supplier_backorder supplier_stocked mixed_hot hot32_sync}
 
 log=$out/bench.log raw=$out/raw.txt
 : > "$log"; : > "$raw"
@@ -30,9 +30,10 @@ have_ext=0
 if psql -X -q -c 'CREATE EXTENSION backorder' >> "$log" 2>&1; then have_ext=1
 else say "CREATE EXTENSION backorder failed: the backorder column is n/a"; fi
 
-# reset <variant> <items>: fresh tables (dropped and created again), then seed.sql
+# reset <variant> <items> [<stock per item> [<supplier: true/false>]]: fresh tables (dropped and
+# created again), then seed.sql
 reset() {
-    local v=$1 n=$2
+    local v=$1 n=$2 stock=${3:-5} sup=${4:-false}
     if [ "$v" = backorder ]; then
         q -c 'DROP EXTENSION IF EXISTS backorder CASCADE' -c 'DROP SCHEMA IF EXISTS backorder CASCADE' \
           -c 'CREATE EXTENSION backorder' || return
@@ -41,22 +42,45 @@ reset() {
           sed -e '/^\\echo/d' -e '/pg_extension_config_dump/d' -e "s/backorder\./$v./g" "$SCHEMA"
           cat "$here/$v.sql"; } | q || return
     fi
-    q -v v="$v" -v n="$n" -v plain="$([ "$v" = plain ] && echo true || echo false)" -f "$here/seed.sql"
+    q -v v="$v" -v n="$n" -v stock="$stock" -v supplier="$sup" -v plain="$([ "$v" = plain ] && echo true || echo false)" -f "$here/seed.sql"
+}
+
+# script <name>: writes the pgbench script read from stdin to $out/<name>.pgb, prints its path
+script() { cat > "$out/$1.pgb"; echo "$out/$1.pgb"; }
+
+# bench <clients> <script> [<output file>]: runs pgbench; prints the tps (or error); pgbench's
+# output goes to the log (or to the output file)
+bench() {
+    local o
+    if o=$(pgbench -n -M prepared -c "$1" -j $(( $1 < 2 ? 1 : 2 )) -T "$SECS" -P 2 -f "$2" 2>&1); then
+        awk '/^tps = / { printf "%.1f", $3; ok = 1 } END { if (!ok) print "error" }' <<< "$o"
+    else echo error; fi
+    echo "$o" >> "${3:-$log}"
 }
 
 # pgb <variant> <clients> <highest sku>: one single-line order per transaction; sets val to tps
 pgb() {
-    local f=$out/$1.$3.pgb o
-    cat > "$f" <<EOF
+    val=$(bench "$2" "$(script "order.$1.$3" <<EOF
 \set sku random(1, $3)
 \set qty random(1, 3)
 INSERT INTO $1.order_line (order_ref, sku, qty) VALUES ('c' || :client_id, 'S' || :sku, :qty);
 EOF
-    if o=$(pgbench -n -M prepared -c "$2" -j 2 -T "$SECS" -f "$f" 2>&1); then
-        val=$(awk '/^tps = /{ printf "%.1f", $3 }' <<< "$o")
-    fi
-    val=${val:-error}
-    echo "$o" >> "$log"
+)")
+}
+
+# mixed <variant>: 8 clients order S1 (as pgb) while one more client receives 1..5 units of S1
+# per transaction (a second pgbench at the same time); sets val (orders tps) and val2 (receipts)
+mixed() {
+    local f
+    f=$(script "receipt.$1" <<EOF
+\set qty random(1, 5)
+INSERT INTO $1.receipt (sku, qty) VALUES ('S1', :qty);
+EOF
+)
+    bench 1 "$f" "$out/receipts.log" > "$out/receipts.tps" &
+    pgb "$1" 8 1
+    wait $! || true
+    val2=$(cat "$out/receipts.tps"); cat "$out/receipts.log" >> "$log"; rm -f "$out"/receipts.*
 }
 
 # timed <sql>: runs one statement under statement_timeout; sets val to ms, timeout or error
@@ -90,22 +114,39 @@ bulk_sql() {  # bulk_sql <variant> <lines> <sku expression>
     echo "INSERT INTO $1.order_line (order_ref, sku, qty) SELECT 'b' || g, $3, 1 + g % 3 FROM generate_series(1, $2) g"
 }
 
+# record <workload> <variant> <value>: one raw result
+record() {
+    say "rep $rep $1 $2: $3"
+    printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$rep" "$3" >> "$raw"
+}
+
 declare -A capped   # workload.variant that hit the statement timeout: not run again
-measure() {  # measure <workload> <variant>: sets val
-    local w=$1 v=$2
-    val=n/a
-    if [ "$v" = backorder ] && [ $have_ext = 0 ]; then return; fi
-    if [ "$w" = receipt ] && [ "$v" = plain ]; then val=-; return; fi
-    if [ -n "${capped[$w.$v]:-}" ]; then val=timeout; return; fi
-    local items=$NSKU; [ "$w" = bulkn ] && items=$NBULK
-    if ! { reset "$v" "$items" && { [ "$w" != receipt ] || queue "$v"; }; }; then
-        say "WARNING: setting up $w/$v failed, see the log"; val=error; return
-    fi
-    val=
+measure() {  # measure <workload> <variant>: runs one workload on one variant, records the result(s)
+    local w=$1 v=$2 val= val2= ceiling= items=$NSKU stock=5 sup=false
+    if [ "$v" = backorder ] && [ $have_ext = 0 ]; then record "$w" "$v" n/a; return; fi
+    case $w.$v in   # plain has no receipt logic, plain and plbase no purchase orders
+        receipt.plain | supplier_*.plain | supplier_*.plbase) record "$w" "$v" -; return ;;
+    esac
+    if [ -n "${capped[$w.$v]:-}" ]; then record "$w" "$v" timeout; return; fi
     case $w in
-        uniform)    pgb "$v" 8 "$NSKU" ;;
+        bulkn) items=$NBULK ;;
+        supplier_backorder) stock=0 sup=true ;;
+        supplier_stocked) stock=1000000 sup=true ;;
+    esac
+    if ! { reset "$v" "$items" "$stock" "$sup" && { [ "$w" != receipt ] || queue "$v"; }; }; then
+        say "WARNING: setting up $w/$v failed, see the log"; record "$w" "$v" error; return
+    fi
+    case $w in
+        uniform | supplier_*) pgb "$v" 8 "$NSKU" ;;
         hot8)       pgb "$v" 8 1 ;;
         hot32)      pgb "$v" 32 1 ;;
+        mixed_hot)  mixed "$v" ;;
+        hot32_sync) export PGOPTIONS='-c synchronous_commit=on'
+                    pgb "$v" 32 1
+                    if [ "$v" = plain ]; then   # the ceiling: a bare update of one row per transaction
+                        ceiling=$(bench 32 "$(script ceiling <<< "UPDATE plain.item SET on_hand = on_hand + 1 WHERE sku = 'S1';")")
+                    fi
+                    unset PGOPTIONS ;;
         bulk1)      timed "$(bulk_sql "$v" "$NBULK" "'S1'")" ;;
         bulk1small) timed "$(bulk_sql "$v" $((NBULK / 10)) "'S1'")" ;;
         bulkn)      timed "$(bulk_sql "$v" "$NBULK" "'S' || g")" ;;
@@ -118,6 +159,9 @@ measure() {  # measure <workload> <variant>: sets val
     bad=$(psql -X -At -v v="$v" -v plain="$([ "$v" = plain ] && echo true || echo false)" \
                -v ext="$([ "$v" = backorder ] && echo true || echo false)" -f "$here/check.sql" 2>> "$log") || bad=error
     if [ "$bad" != 0 ]; then say "WARNING: $w/$v: invariant check: $bad broken"; echo "$w $v check $bad" >> "$out/warnings.txt"; fi
+    record "$w" "$v" "$val"
+    if [ -n "$val2" ]; then record "${w}_receipts" "$v" "$val2"; fi
+    if [ -n "$ceiling" ]; then record "${w}_ceiling" plain "$ceiling"; fi
 }
 
 if [ $have_ext = 1 ]; then   # plbase must have the columns, indexes and constraints of the extension
@@ -131,10 +175,7 @@ for ((rep = 1; rep <= REPEAT; rep++)); do
     for w in $WORKLOADS; do
         read -r -a vs <<< "$VARIANTS"
         for ((k = 0; k < nv; k++)); do      # rotate the variant order from one repetition to the next
-            v=${vs[$(( (k + rep - 1) % nv ))]}
-            measure "$w" "$v"
-            say "rep $rep $w $v: $val"
-            printf '%s\t%s\t%s\t%s\n' "$w" "$v" "$rep" "$val" >> "$raw"
+            measure "$w" "${vs[$(( (k + rep - 1) % nv ))]}"
         done
     done
 done
@@ -147,7 +188,8 @@ done
     echo "server:   $(psql -X -At -c "SELECT version()" | cut -d' ' -f1-2);" \
          "$(psql -X -At -c "SELECT string_agg(name || '=' || current_setting(name), ' ' ORDER BY name) FROM pg_settings
              WHERE name IN ('shared_buffers', 'synchronous_commit', 'fsync', 'max_wal_size', 'checkpoint_timeout', 'autovacuum')")"
-    echo "bench:    BENCH_SECONDS=$SECS BENCH_REPEAT=$REPEAT (median of the repetitions), pgbench -n -M prepared -j 2," \
+    echo "bench:    BENCH_SECONDS=$SECS BENCH_REPEAT=$REPEAT (median of the repetitions), pgbench -n -M prepared -j 2 -P 2" \
+         "(rates over time in the log), synchronous_commit=on only in workload 8," \
          "BENCH_SKUS=$NSKU BENCH_BULK=$NBULK BENCH_TIMEOUT=${TIMEOUT}s"
     echo "code:     ${BENCH_GIT:-unknown}; backorder extension: $([ $have_ext = 1 ] && echo installed || echo 'not available (n/a)')"
     echo

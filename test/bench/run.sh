@@ -7,7 +7,7 @@
 # QUICK=1 writes latest-quick.*) and a dated copy.
 # Knobs: BENCH_SECONDS (10), BENCH_REPEAT (3), QUICK=1 (tiny smoke test), BENCH_INSTALL=1 (make
 # install first), BENCH_WORKLOADS, BENCH_VARIANTS, BENCH_SKUS, BENCH_BULK, BENCH_TIMEOUT, BENCH_SCHEMA: see inner.sh;
-# BENCH_PG_OPTS: more pg_virtualenv options.
+# BENCH_PG_OPTS: more pg_virtualenv options (e.g. "-o fsync=off" for a faster, less meaningful run).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
@@ -20,7 +20,8 @@ export BENCH_GIT
 
 out=$(mktemp -d /tmp/backorder-bench.XXXXXX)
 trap 'rm -rf "$out"' EXIT
-opts=(-o shared_buffers=1GB -o synchronous_commit=off -o max_wal_size=8GB -o checkpoint_timeout=30min)
+# fsync=on (pg_virtualenv's default is off): workload 8 (synchronous_commit=on) means nothing without it
+opts=(-o shared_buffers=1GB -o synchronous_commit=off -o fsync=on -o max_wal_size=8GB -o checkpoint_timeout=30min)
 read -r -a extra <<< "${BENCH_PG_OPTS:-}"   # more pg_virtualenv options, e.g. "-o work_mem=64MB"
 opts+=("${extra[@]}")
 # root cannot run postgres: as root, run the cluster as postgres in its own temporary directory

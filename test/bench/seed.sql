@@ -1,12 +1,19 @@
--- Seed one variant (psql -v v=<schema> -v n=<items> -v plain=<bool>):
--- items S1..S<n> with 5 units on hand, and item Q (the queue of workload 5) with none.
+-- Seed one variant (psql -v v=<schema> -v n=<items> -v stock=<units> -v supplier=<bool> -v plain=<bool>):
+-- items S1..S<n> with <stock> units on hand, all of supplier SUP (po_min_qty 5, lead time 7 days,
+-- po_max_wait 1 day) when supplier is true, and item Q (the queue of workload 5) with none.
 -- Stock arrives as receipts where a trigger maintains on_hand; plain has none, so it is set.
+INSERT INTO :"v".supplier (supplier_id, lead_time, po_min_qty, po_max_wait)
+VALUES ('SUP', '7 days', 5, '1 day');
 \if :plain
-INSERT INTO plain.item (sku, on_hand) SELECT 'S' || g, 5 FROM generate_series(1, :n) g;
+INSERT INTO plain.item (sku, supplier_id, on_hand)
+SELECT 'S' || g, (SELECT supplier_id FROM plain.supplier WHERE :supplier), :stock
+  FROM generate_series(1, :n) g;
 \else
-INSERT INTO :"v".item (sku) SELECT 'S' || g FROM generate_series(1, :n) g;
-INSERT INTO :"v".receipt (sku, qty) SELECT 'S' || g, 5 FROM generate_series(1, :n) g;
+INSERT INTO :"v".item (sku, supplier_id)
+SELECT 'S' || g, (SELECT supplier_id FROM :"v".supplier WHERE :supplier) FROM generate_series(1, :n) g;
+INSERT INTO :"v".receipt (sku, qty) SELECT 'S' || g, :stock FROM generate_series(1, :n) g WHERE :stock > 0;
 \endif
 INSERT INTO :"v".item (sku) VALUES ('Q');
-VACUUM ANALYZE :"v".item, :"v".order_line, :"v".receipt, :"v".event;
+VACUUM ANALYZE :"v".supplier, :"v".item, :"v".order_line, :"v".receipt, :"v".event,
+               :"v".purchase_order, :"v".purchase_order_line;
 CHECKPOINT;

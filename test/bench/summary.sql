@@ -11,7 +11,14 @@ INSERT INTO workload VALUES
     (4, 'bulk1',      format('4a bulk %s lines, one SKU (ms)', :nbulk), 'ms', :timeout * 1e3),
     (5, 'bulk1small', format('4b bulk %s lines, one SKU (ms)', :nbulk / 10), 'ms', :timeout * 1e3),
     (6, 'bulkn',      format('4c bulk %s lines, %s SKUs (ms)', :nbulk, :nbulk), 'ms', :timeout * 1e3),
-    (7, 'receipt',    format('5 receipt filling %s lines (us/line)', :nbulk), 'us', :timeout * 1e6 / :nbulk);
+    (7, 'receipt',    format('5 receipt filling %s lines (us/line)', :nbulk), 'us', :timeout * 1e6 / :nbulk),
+    (8, 'supplier_backorder', format('6a %s SKUs of one supplier, no stock, 8 clients (tps)', :nsku), 'tps', NULL),
+    (9, 'supplier_stocked',   '6b the same SKUs, ample stock, 8 clients (tps)', 'tps', NULL),
+    -- 10: 6a / 6b, below
+    (11, 'mixed_hot',          '7a one hot SKU, 8 clients ordering (tps)', 'tps', NULL),
+    (12, 'mixed_hot_receipts', '7b   while 1 client receives (tps)', 'tps', NULL),
+    (13, 'hot32_sync',         '8a one hot SKU, 32 clients, sync commit (tps)', 'tps', NULL),
+    (14, 'hot32_sync_ceiling', '8b   ceiling: bare 1-row UPDATE (tps)', 'tps', NULL);
 
 CREATE FUNCTION pg_temp.fmt(x float8, unit text, cap float8) RETURNS text LANGUAGE sql AS $$
     SELECT CASE WHEN x = 'Infinity' AND unit = 'ms' THEN '>' || cap / 1000 || ' s'
@@ -36,11 +43,22 @@ WITH med AS (
     SELECT wl.*, med.v, med.m,
            CASE WHEN med.mark = 'error' OR med.m IS NULL THEN med.mark ELSE pg_temp.fmt(med.m, wl.unit, wl.cap) END AS txt
       FROM workload wl JOIN med USING (w)
+), tab AS (
+    SELECT ord, label,
+           max(txt) FILTER (WHERE v = 'plain')     AS plain,
+           max(txt) FILTER (WHERE v = 'plbase')    AS plbase,
+           max(txt) FILTER (WHERE v = 'backorder') AS backorder,
+           -- the ceiling row (in the plain column) compares 8a's backorder with the ceiling
+           pg_temp.ratio(CASE WHEN w = 'hot32_sync_ceiling'
+                              THEN (SELECT m FROM med WHERE w = 'hot32_sync' AND v = 'backorder')
+                              ELSE max(m) FILTER (WHERE v = 'backorder') END,
+                         max(m) FILTER (WHERE v = 'plain'), cap) AS bp,
+           pg_temp.ratio(max(m) FILTER (WHERE v = 'backorder'), max(m) FILTER (WHERE v = 'plbase'), cap) AS bb
+      FROM cell GROUP BY ord, w, label, cap
+    UNION ALL   -- the purchase-order hot spot: supplier_backorder / supplier_stocked
+    SELECT 10, '6c   6a / 6b (below 1: purchase orders cost)', NULL, NULL, pg_temp.ratio(a.m, b.m, NULL), NULL, NULL
+      FROM med a JOIN med b ON b.v = a.v AND b.w = 'supplier_stocked'
+     WHERE a.w = 'supplier_backorder' AND a.v = 'backorder' AND a.m IS NOT NULL AND b.m IS NOT NULL
 )
-SELECT label AS workload,
-       max(txt) FILTER (WHERE v = 'plain')     AS plain,
-       max(txt) FILTER (WHERE v = 'plbase')    AS plbase,
-       max(txt) FILTER (WHERE v = 'backorder') AS backorder,
-       pg_temp.ratio(max(m) FILTER (WHERE v = 'backorder'), max(m) FILTER (WHERE v = 'plain'), cap)  AS "backorder/plain",
-       pg_temp.ratio(max(m) FILTER (WHERE v = 'backorder'), max(m) FILTER (WHERE v = 'plbase'), cap) AS "backorder/plbase"
-  FROM cell GROUP BY ord, label, cap ORDER BY ord;
+SELECT label AS workload, plain, plbase, backorder, bp AS "backorder/plain", bb AS "backorder/plbase"
+  FROM tab ORDER BY ord;

@@ -373,14 +373,15 @@ SELECT pg_temp.rejects(stmt, 'BO005', format('rows of table "%s" cannot be updat
     ('purchase_order', $$UPDATE backorder.purchase_order SET status = 'received'$$, 'UPDATE purchase_order status'),
     ('purchase_order', 'DELETE FROM backorder.purchase_order', 'DELETE purchase_order'),
     ('purchase_order', 'TRUNCATE backorder.purchase_order CASCADE', 'TRUNCATE purchase_order'),
-    ('purchase_order', $$INSERT INTO backorder.purchase_order (supplier_id, created_at) VALUES ('sup1', now())$$, 'INSERT purchase_order'),
     ('purchase_order_line', 'UPDATE backorder.purchase_order_line SET received_qty = qty', 'UPDATE purchase_order_line'),
     ('purchase_order_line', 'DELETE FROM backorder.purchase_order_line', 'DELETE purchase_order_line'),
-    ('purchase_order_line', 'TRUNCATE backorder.purchase_order_line', 'TRUNCATE purchase_order_line'),
-    ('purchase_order_line', format($$INSERT INTO backorder.purchase_order_line (po_id, sku, qty, first_demand_at)
-                                     VALUES (%s, 'SUP1b', 5, now())$$, (SELECT po_id FROM po WHERE supplier_id = 'sup1')),
-     'INSERT purchase_order_line')
+    ('purchase_order_line', 'TRUNCATE backorder.purchase_order_line', 'TRUNCATE purchase_order_line')
   ) AS m(t, stmt, what);
+SELECT pg_temp.rejects($$INSERT INTO backorder.purchase_order (supplier_id, created_at) VALUES ('sup1', now())$$,
+                       'BO005', 'rows of table "purchase_order" are written by backorder only', 'INSERT purchase_order');
+SELECT pg_temp.rejects(format($$INSERT INTO backorder.purchase_order_line (po_id, sku, qty, first_demand_at)
+                                VALUES (%s, 'SUP1b', 5, now())$$, (SELECT po_id FROM po WHERE supplier_id = 'sup1')),
+                       'BO005', 'rows of table "purchase_order_line" are written by backorder only', 'INSERT purchase_order_line');
 SELECT pg_temp.rejects($$UPDATE backorder.item SET sku = 'B-renamed' WHERE sku = 'B'$$,
                        'BO005', 'the sku of an item cannot be changed', 'renaming an item''s sku');
 SELECT pg_temp.rejects($$DELETE FROM backorder.item WHERE sku = 'B'$$,

@@ -11,7 +11,7 @@
 \pset pager off
 
 BEGIN;
-SELECT plan(132);
+SELECT plan(139);
 
 SET CONSTRAINTS ALL IMMEDIATE;
 SET backorder.clock = '2026-01-05 10:00+00';
@@ -353,6 +353,48 @@ SELECT is((SELECT placed_at FROM backorder.order_line WHERE order_ref = 'c4'), n
 SELECT is(pg_temp.ln('c4'), 'qty=9 alloc=2 back=7 ship=0 canc=0 partially_allocated', 'c4: the 2 free units allocated, 7 wait');
 SELECT is(pg_temp.counters('C'), pg_temp.sums('C'), 'C: counters equal sums');
 SELECT is_empty('SELECT * FROM backorder.verify()', 'verify() empty after the clock checks');
+
+-- 14. shop objects on the engine's tables -------------------------------------------------
+-- a shop trigger on item updates sees every counter change, once per statement
+CREATE TABLE public.item_audit (n serial, sku text, on_hand bigint, allocated bigint, backordered bigint);
+CREATE FUNCTION public.item_audit() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO public.item_audit (sku, on_hand, allocated, backordered)
+    VALUES (NEW.sku, NEW.on_hand, NEW.allocated, NEW.backordered);
+    RETURN NEW;
+END $$;
+INSERT INTO backorder.item (sku) VALUES ('TR');
+CREATE TRIGGER shop_audit AFTER UPDATE ON backorder.item FOR EACH ROW EXECUTE FUNCTION public.item_audit();
+INSERT INTO backorder.receipt (sku, qty) VALUES ('TR', 5);
+INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('tr1', 'TR', 2), ('tr2', 'TR', 2), ('tr3', 'TR', 3);
+INSERT INTO backorder.shipment (line_id, qty) VALUES (pg_temp.lid('tr1'), 2);
+SELECT results_eq($$SELECT on_hand, allocated, backordered FROM public.item_audit WHERE sku = 'TR' ORDER BY n$$,
+                  $$VALUES (5::bigint, 0::bigint, 0::bigint), (5, 5, 2), (3, 3, 2)$$,
+                  'TR: a shop AFTER UPDATE trigger on item sees each statement''s counters, one update per statement');
+SELECT is(pg_temp.it('TR'), 'on_hand=3 alloc=3 back=2 incoming=0 avail=-2', 'TR: counters written through the trigger-visible path');
+DROP TRIGGER shop_audit ON backorder.item;
+-- an index with an expression on item
+CREATE INDEX item_lower_sku_idx ON backorder.item (lower(sku));
+INSERT INTO backorder.receipt (sku, qty) VALUES ('TR', 2);
+SELECT is(pg_temp.it('TR'), 'on_hand=5 alloc=5 back=0 incoming=0 avail=0', 'TR: counters correct with an expression index on item');
+SET LOCAL enable_seqscan = off;
+SELECT is((SELECT on_hand FROM backorder.item WHERE lower(sku) = 'tr'), 5::bigint, 'TR: the expression index finds the current row');
+RESET enable_seqscan;
+DROP INDEX backorder.item_lower_sku_idx;
+-- a shop BEFORE INSERT trigger on order_line fires before the engine, which sees the row as stored
+CREATE FUNCTION public.round_to_pairs() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    NEW.qty := (NEW.qty + 1) / 2 * 2;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER aa_pairs BEFORE INSERT ON backorder.order_line FOR EACH ROW EXECUTE FUNCTION public.round_to_pairs();
+INSERT INTO backorder.receipt (sku, qty) VALUES ('TR', 3);
+INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('tr4', 'TR', 3);
+SELECT is(pg_temp.ln('tr4'), 'qty=4 alloc=3 back=1 ship=0 canc=0 partially_allocated',
+          'tr4: the shop trigger rounded 3 up to 4, the engine allocated 3 and queued 1 of the 4');
+DROP TRIGGER aa_pairs ON backorder.order_line;
+SELECT is(pg_temp.it('TR'), 'on_hand=8 alloc=8 back=1 incoming=0 avail=-1', 'TR: counters after the shop triggers');
+SELECT is_empty('SELECT * FROM backorder.verify()', 'verify() empty after the shop objects');
 
 SELECT * FROM finish();
 ROLLBACK;

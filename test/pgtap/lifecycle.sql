@@ -1,7 +1,8 @@
 -- lifecycle.sql: what happens to lines after they are placed.
 -- Shipments, cancellations (the Spree #7328 case among them), stock adjustments (gains, losses
 -- within free stock, losses that take allocation back, losses below zero), ship_complete order
--- headers, events (and that a rolled-back savepoint leaves none), purge_events.
+-- headers, events (and that a rolled-back savepoint leaves none), purge_events, and item settings
+-- (supplier_id, policy, backorder_limit) changed by a client while lines wait.
 -- Every scenario ends with backorder.verify() being empty.
 \set ON_ERROR_STOP 1
 \set QUIET 1
@@ -10,7 +11,7 @@
 \pset pager off
 
 BEGIN;
-SELECT plan(116);
+SELECT plan(128);
 
 SET CONSTRAINTS ALL IMMEDIATE;
 SET backorder.clock = '2026-01-05 10:00+00';
@@ -357,6 +358,43 @@ SELECT is((SELECT count(*) FROM backorder.event WHERE at >= '2026-01-06 00:00+00
           'purge_events: every newer event is kept');
 SELECT is(backorder.purge_events('2026-01-06 00:00+00'), 0::bigint, 'purge_events again: nothing left to delete');
 SELECT is_empty('SELECT * FROM backorder.verify()', 'verify() empty after purge_events (events are not part of the invariants)');
+
+-- 8. item settings changed by a client (bo_app may update supplier_id, policy, limit, pack_size)
+INSERT INTO backorder.supplier (supplier_id, name, lead_time, po_min_qty) VALUES ('late', 'Late Supplier', '1 day', 1);
+-- an item with waiting units gets a supplier: its waiting units must be bought
+INSERT INTO backorder.item (sku) VALUES ('IS1');
+INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('is1', 'IS1', 3);
+UPDATE backorder.item SET supplier_id = 'late' WHERE sku = 'IS1';
+SELECT is(pg_temp.it('IS1'), 'on_hand=0 alloc=0 back=3 incoming=3 avail=-3',
+          'IS1: after getting a supplier, its 3 waiting units are covered by a purchase order');
+SELECT is_empty('SELECT * FROM backorder.verify()', 'verify() empty right after an item with waiting units gets a supplier');
+INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('is2', 'IS1', 1);
+SELECT is(pg_temp.it('IS1'), 'on_hand=0 alloc=0 back=4 incoming=4 avail=-4', 'IS1: the next order buffers all 4 waiting units');
+-- an item with an open purchase order loses its supplier; the goods still arrive
+INSERT INTO backorder.item (sku, supplier_id) VALUES ('IS2', 'late');
+INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('is3', 'IS2', 4);
+SELECT is(pg_temp.it('IS2'), 'on_hand=0 alloc=0 back=4 incoming=4 avail=-4', 'IS2: 4 waiting, 4 incoming on an issued order');
+UPDATE backorder.item SET supplier_id = NULL WHERE sku = 'IS2';
+INSERT INTO backorder.receipt (sku, qty) VALUES ('IS2', 4);
+SELECT is(pg_temp.ln('is3'), 'qty=4 alloc=4 back=0 ship=0 canc=0 allocated', 'IS2: the receipt fills is3');
+SELECT is((SELECT received_qty FROM backorder.purchase_order_line WHERE sku = 'IS2'), 4::bigint,
+          'IS2: the receipt was booked against the open purchase order');
+SELECT is(pg_temp.it('IS2'), 'on_hand=4 alloc=4 back=0 incoming=0 avail=0',
+          'IS2: nothing is incoming any more once the purchase order is fully received');
+-- policy and backorder_limit changes apply to the next order at once, in the same transaction
+INSERT INTO backorder.item (sku) VALUES ('IS3');
+INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('is4', 'IS3', 2);
+UPDATE backorder.item SET backorder_limit = 2 WHERE sku = 'IS3';
+SELECT throws_ok($$INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('is5', 'IS3', 1)$$,
+                 'BO002', 'backorder limit of item "IS3" reached', 'IS3: a limit lowered to the waiting units refuses the next one');
+UPDATE backorder.item SET backorder_limit = NULL, policy = 'deny' WHERE sku = 'IS3';
+SELECT throws_ok($$INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('is6', 'IS3', 1)$$,
+                 'BO001', 'not enough stock of item "IS3"', 'IS3: switched to deny, refuses an uncovered order');
+INSERT INTO backorder.receipt (sku, qty) VALUES ('IS3', 3);
+SELECT is(pg_temp.ln('is4'), 'qty=2 alloc=2 back=0 ship=0 canc=0 allocated', 'IS3: lines that already waited are still filled first');
+INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('is7', 'IS3', 1);
+SELECT is(pg_temp.ln('is7'), 'qty=1 alloc=1 back=0 ship=0 canc=0 allocated', 'IS3: a deny order within free stock is allocated');
+SELECT is_empty('SELECT * FROM backorder.verify()', 'verify() empty after item settings changed');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -38,7 +38,7 @@
 \pset pager off
 
 BEGIN;
-SELECT plan(79);
+SELECT plan(83);
 
 SET CONSTRAINTS ALL IMMEDIATE;
 SET backorder.clock = '2026-03-01 08:00+00';
@@ -183,12 +183,14 @@ INSERT INTO backorder.adjustment (sku, delta, reason) VALUES ('H1', 3, 'found');
 INSERT INTO backorder.receipt (sku, qty, po_id) VALUES ('H2', 2, :hpo);
 SELECT backorder.issue_due_purchase_orders('2030-01-01 00:00+00') AS issued_po \gset
 SELECT backorder.cancel_purchase_order(:issued_po);
-UPDATE backorder.item SET backorder_limit = 100 WHERE sku = 'H3';
+UPDATE backorder.item SET backorder_limit = 100 WHERE sku OPERATOR(pg_catalog.=) 'H3';
 INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('h5', 'H3', 1);
 CREATE TEMP TABLE hostile_verify_app AS SELECT * FROM backorder.verify();
 CREATE TEMP TABLE hostile_stock AS SELECT * FROM backorder.stock_status;
 CREATE TEMP TABLE hostile_open AS SELECT * FROM backorder.open_backorders;
 CREATE TEMP TABLE hostile_eta AS SELECT backorder.eta(:h4) AS eta;
+CREATE TEMP TABLE hostile_atp AS SELECT * FROM backorder.available_to_promise('H1', 2);
+CREATE TEMP TABLE hostile_sim AS SELECT * FROM backorder.simulate_receipt('H3', 3);
 RESET ROLE;
 -- the owner too
 INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('h6', 'H1', 1);
@@ -216,17 +218,24 @@ SELECT is((SELECT placed_at FROM backorder.order_line WHERE line_id = :h1), '202
           'hostile: placed_at from backorder.clock, not from evil.now()');
 SELECT is((SELECT created_at FROM backorder.customer_order WHERE order_ref = 'h1'), now(),
           'hostile: customer_order.created_at from pg_catalog.now()');
-SELECT is((SELECT count(*) FROM backorder.event WHERE sku IN ('H1', 'H2', 'H3')), 17::bigint,
-          'hostile: the engine wrote the 17 events of these operations');
+SELECT is((SELECT count(*) FROM backorder.event WHERE sku IN ('H1', 'H2', 'H3')), 18::bigint,
+          'hostile: the engine wrote the 18 events of these operations');
 SELECT is_empty('SELECT * FROM hostile_verify_app', 'hostile: verify() run by bo_app under the hostile path found nothing');
 SELECT is_empty('SELECT * FROM hostile_verify_owner', 'hostile: verify() run by the owner under the hostile path found nothing');
 SELECT is_empty('SELECT * FROM backorder.verify()', 'verify() empty after the hostile search_path scenario');
 SELECT results_eq($$SELECT sku, on_hand, allocated, backordered, incoming FROM hostile_stock WHERE sku LIKE 'H%' ORDER BY sku$$,
-                  $$SELECT sku, on_hand, allocated, backordered, incoming FROM backorder.item WHERE sku LIKE 'H%' ORDER BY sku$$,
-                  'hostile: stock_status read under the hostile path matches the items');
+                  $$VALUES ('H1', 5::bigint, 3::bigint, 0::bigint, 0::bigint), ('H2', 2, 2, 0, 0), ('H3', 0, 0, 6, 6)$$,
+                  'hostile: stock_status read under the hostile path (before h6) shows the exact counters');
 SELECT results_eq($$SELECT line_id, waiting FROM hostile_open WHERE sku LIKE 'H%' ORDER BY line_id$$,
-                  $$VALUES (:h4, 5::bigint), (pg_temp.lid('h5'), 1::bigint)$$,
+                  format('VALUES (%s::bigint, 5::bigint), (%s::bigint, 1::bigint)', :h4, pg_temp.lid('h5')),
                   'hostile: open_backorders read under the hostile path lists h4 (5) and h5 (1)');
+SELECT results_eq('SELECT available_now, promise_at FROM hostile_atp',
+                  $$VALUES (2::bigint, '2026-03-01 08:00+00'::timestamptz)$$,
+                  'hostile: available_to_promise(H1, 2) read under the hostile path: 2 now, at the clock');
+SELECT results_eq('SELECT line_id, fill, waiting_after FROM hostile_sim',
+                  format('VALUES (%s::bigint, 3::bigint, 2::bigint)', :h4),
+                  'hostile: simulate_receipt(H3, 3) read under the hostile path: h4 would get 3, 2 left waiting');
+SELECT ok((SELECT eta IS NULL OR eta > '2026-03-01 08:00+00' FROM hostile_eta), 'hostile: eta(h4) is not a time from evil.now()');
 SELECT is((SELECT purged FROM hostile_purge), 0::bigint, 'hostile: purge_events under the hostile path deleted nothing older than 2000');
 -- positive control: the traps are live for unqualified calls under that search_path
 SET search_path = evil, public, pg_catalog;
@@ -265,25 +274,37 @@ INSERT INTO backorder.receipt (sku, qty) SELECT 'R2', 4;
 SELECT is(pg_temp.ln('r3'), 'qty=3 alloc=3 back=0 ship=0 canc=0 allocated', 'bo_app: r3 filled by a receipt booked against the purchase order');
 SELECT is((SELECT string_agg(status::text, ',') FROM backorder.purchase_order WHERE supplier_id = 'asup'), 'received',
           'bo_app: the purchase order is received');
+SELECT lives_ok($$UPDATE backorder.item SET policy = 'deny', backorder_limit = 5, pack_size = 2 WHERE sku = 'R1'$$,
+                'bo_app: may update policy, backorder_limit and pack_size');
+SELECT lives_ok($$UPDATE backorder.supplier SET po_min_qty = 10, po_max_wait = '1 hour' WHERE supplier_id = 'asup'$$,
+                'bo_app: may update a supplier');
+SELECT throws_ok($$INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('r5', 'R1', 1)$$,
+                 'BO001', 'not enough stock of item "R1"', 'bo_app: its policy change took effect at once (deny, no free stock)');
 INSERT INTO backorder.customer_order (order_ref, ship_complete) VALUES ('r4', true);
-INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('r4', 'R1', 1), ('r4', 'R2', 2);
+INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('r4', 'R2', 1), ('r4', 'R2', 2);
+SELECT is(pg_temp.ln('r4'), 'qty=1 alloc=1 back=0 ship=0 canc=0 allocated; qty=2 alloc=0 back=2 ship=0 canc=0 backordered',
+          'bo_app: r4 gets the last free R2 unit on its first line, its second line waits');
 SELECT throws_ok(format('INSERT INTO backorder.shipment (line_id, qty) VALUES (%s, 1)',
-                        (SELECT line_id FROM backorder.order_line WHERE order_ref = 'r4' AND sku = 'R1')),
+                        (SELECT min(line_id) FROM backorder.order_line WHERE order_ref = 'r4')),
                  'BO007', 'order "r4" ships complete and still has waiting lines', 'bo_app: ship_complete enforced -> BO007');
 SELECT throws_ok(format('INSERT INTO backorder.shipment (line_id, qty) VALUES (%s, 9)', pg_temp.lid('r2')),
                  'BO003', format('cannot ship 9 units of order line %s', pg_temp.lid('r2')), 'bo_app: shipping too much -> BO003');
 SELECT is(current_user::text, 'bo_app', 'after an engine error, current_user is bo_app again');
-SELECT lives_ok($$UPDATE backorder.item SET policy = 'deny', backorder_limit = 5, pack_size = 2 WHERE sku = 'R1'$$,
-                'bo_app: may update policy, backorder_limit and pack_size');
-SELECT lives_ok($$UPDATE backorder.supplier SET po_min_qty = 10 WHERE supplier_id = 'asup'$$, 'bo_app: may update a supplier');
-SELECT throws_ok($$INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('r5', 'R1', 1)$$,
-                 'BO001', 'not enough stock of item "R1"', 'bo_app: its policy change took effect at once (deny, no free stock)');
-SELECT lives_ok($$SELECT backorder.issue_due_purchase_orders('2030-01-01 00:00+00')$$, 'bo_app: may call issue_due_purchase_orders');
-SELECT is(pg_temp.it('R2'), 'on_hand=4 alloc=3 back=1 incoming=10 avail=0',
-          'bo_app: R2 waits 1 (r4), covered by a purchase order of 10 (po_min_qty 10, issued as due)');
+SELECT is((SELECT status::text || ':' || l.qty FROM backorder.purchase_order p
+             JOIN backorder.purchase_order_line l ON l.po_id = p.po_id
+            WHERE p.supplier_id = 'asup' AND p.status = 'draft'),
+          'draft:4', 'bo_app: 2 waiting units buffered as one pack of 4 in a draft (minimum now 10)');
+SELECT results_eq($$SELECT * FROM backorder.issue_due_purchase_orders('2026-03-01 10:00+00')$$,
+                  format('VALUES (%s::bigint)', (SELECT po_id FROM backorder.purchase_order WHERE supplier_id = 'asup' AND status = 'draft')),
+                  'bo_app: may call issue_due_purchase_orders, which issues asup''s draft (waited past 1 hour), not hsup2''s (1 day)');
+SELECT is((SELECT string_agg(status::text, ',' ORDER BY po_id) FROM backorder.purchase_order WHERE supplier_id = 'asup'),
+          'received,issued', 'bo_app: asup has its received order and the newly issued one');
 SELECT lives_ok(format('SELECT backorder.cancel_purchase_order(%s)',
                        (SELECT max(po_id) FROM backorder.purchase_order WHERE supplier_id = 'asup')),
                 'bo_app: may call cancel_purchase_order');
+SELECT is((SELECT string_agg(status::text, ',' ORDER BY po_id) FROM backorder.purchase_order WHERE supplier_id = 'asup'),
+          'received,cancelled,draft', 'bo_app: the cancelled order''s units went back to a new draft');
+SELECT is(pg_temp.it('R2'), 'on_hand=4 alloc=4 back=2 incoming=4 avail=-2', 'bo_app: R2 counters, the draft''s 4 units incoming');
 -- what bo_app may not do
 SELECT throws_ok($$UPDATE backorder.item SET on_hand = 100 WHERE sku = 'R1'$$, '42501', 'permission denied for table item',
                  'bo_app: UPDATE item.on_hand -> 42501');

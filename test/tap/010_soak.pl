@@ -60,6 +60,7 @@ shared_buffers = 256MB
 max_wal_size = 4GB
 checkpoint_timeout = 30min
 log_min_messages = warning
+log_statement = none
 log_min_error_statement = error
 log_lock_waits = off
 deadlock_timeout = 200ms
