@@ -23,6 +23,17 @@
 #include "utils/memutils.h"
 
 static HTAB *pending_skus = NULL;	/* skus whose purchase lines need a resync */
+static List *booked_pos = NIL;	/* purchase orders that received units (int64 ids as text) */
+
+/* Remember a purchase order that received units: it may be complete at commit. */
+static void
+note_booked(int64 po_id)
+{
+	MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
+
+	booked_pos = lappend(booked_pos, psprintf(INT64_FORMAT, po_id));
+	MemoryContextSwitchTo(old);
+}
 
 /* Note that a sku's purchase-order lines must be resynchronised at commit. */
 void
@@ -56,6 +67,7 @@ void
 po_reset(void)
 {
 	pending_skus = NULL;
+	booked_pos = NIL;
 }
 
 /* Round up to a whole number of packs. */
@@ -128,6 +140,7 @@ po_receipt(StockEntry *e, int64 qty, bool has_po, int64 po_id)
 							po_id, e->sku)));
 		ordered = bo_col_int8(0, 1, 0);
 		received = bo_col_int8(0, 2, 0);
+		note_booked(po_id);
 		if (received > ordered)
 			event_add("po_over_received", e->sku, NULL, 0, po_id,
 					  Min(qty, received - ordered));
@@ -168,6 +181,7 @@ po_receipt(StockEntry *e, int64 qty, bool has_po, int64 po_id)
 			args[1] = CStringGetTextDatum(e->sku);
 			args[2] = Int64GetDatum(take);
 			bo_run(bo_prepare(&book, BOOK_SQL, 3, book_types), args, NULL, 0);
+			note_booked(ids[i]);
 			left -= take;
 		}
 	}
@@ -342,28 +356,41 @@ drop_if_empty(int64 po_id)
 		   &arg, NULL, 0);
 }
 
-/* Mark issued orders of a supplier whose every line has arrived as received. */
+/*
+ * Mark the purchase orders this transaction received units for, once every line has
+ * arrived, as received (their suppliers' rows are locked). Only those orders are looked
+ * at: the work does not grow with the number of open orders.
+ */
 static void
-complete_received(const char *supplier_id, TimestampTz now)
+complete_received(TimestampTz now)
 {
 	static SPIPlanPtr plan = NULL;
+	Datum	   *ids;
 	Datum		args[2];
+	ListCell   *lc;
 	uint64		i;
+	int			n = 0;
 
-	args[0] = CStringGetTextDatum(supplier_id);
+	if (booked_pos == NIL)
+		return;
+	ids = palloc(sizeof(Datum) * list_length(booked_pos));
+	foreach(lc, booked_pos)
+		ids[n++] = Int64GetDatum(pg_strtoint64(lfirst(lc)));
+	args[0] = bo_array(ids, NULL, n, INT8OID);
 	args[1] = TimestampTzGetDatum(now);
 	bo_run(bo_prepare(&plan,
 					  "UPDATE backorder.purchase_order p SET status = 'received', received_at = $2"
-					  " WHERE p.supplier_id OPERATOR(pg_catalog.=) $1"
+					  " WHERE p.po_id OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.int8[])"
 					  "   AND p.status OPERATOR(pg_catalog.=) 'issued'::backorder.po_status"
 					  "   AND NOT EXISTS (SELECT 1 FROM backorder.purchase_order_line l"
 					  "                    WHERE l.po_id OPERATOR(pg_catalog.=) p.po_id"
 					  "                      AND l.received_qty OPERATOR(pg_catalog.<) l.qty)"
 					  " RETURNING p.po_id",
-					  2, (Oid[]) {TEXTOID, TIMESTAMPTZOID}),
+					  2, (Oid[]) {INT8ARRAYOID, TIMESTAMPTZOID}),
 		   args, NULL, 0);
 	for (i = 0; i < SPI_processed; i++)
 		event_add("po_received", NULL, NULL, 0, bo_col_int8(i, 1, 0), 0);
+	booked_pos = NIL;
 }
 
 /* One supplier taking part in a resync, and its current draft (0: none). */
@@ -451,8 +478,8 @@ resync(StockEntry **items, int n, TimestampTz now)
 			issue(draft, now);
 		else if (draft != 0)
 			drop_if_empty(draft);
-		complete_received(sup[i].supplier_id, now);
 	}
+	complete_received(now);
 	stock_flush();
 	events_flush();
 }
