@@ -12,7 +12,9 @@
 #include "catalog/pg_trigger.h"
 #include "executor/executor.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_language.h"
 #include "catalog/pg_namespace.h"
+#include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "fmgr.h"
@@ -376,14 +378,36 @@ bo_require_text(HeapTuple tup, Relation rel, const char *colname)
 	return s;
 }
 
+/* Is a trigger function one of this module's (a C function of the backorder library)? */
+static bool
+engine_function(Oid fnoid)
+{
+	HeapTuple	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(fnoid));
+	bool		ours = false;
+
+	if (HeapTupleIsValid(tup))
+	{
+		Form_pg_proc proc = (Form_pg_proc) GETSTRUCT(tup);
+		bool		isnull;
+		Datum		bin = SysCacheGetAttr(PROCOID, tup, Anum_pg_proc_probin, &isnull);
+
+		ours = proc->prolang == ClanguageId && !isnull &&
+			strcmp(TextDatumGetCString(bin), "$libdir/backorder") == 0;
+		ReleaseSysCache(tup);
+	}
+	return ours;
+}
+
 /*
  * May the engine write rows of rel straight into the heap, bypassing the executor? Yes
- * unless a shop added a trigger for the event (besides the engine's own, named `ours`)
- * that must see the write, or an index with expressions or a predicate. Internal
- * (foreign-key) triggers have nothing to do: the engine never changes a key column.
+ * unless a shop added a trigger for the event that must see the write, or an index with
+ * expressions or a predicate. Internal (foreign-key) triggers have nothing to do, since
+ * the engine never changes a key column, and neither have the engine's own triggers
+ * (whose function lives in this module): guards let the engine through, and the item's
+ * purchase_sync fires only for supplier or pack-size changes, never for counters.
  */
 bool
-bo_direct_ok(Relation rel, List *indexes, int16 event, const char *ours)
+bo_direct_ok(Relation rel, List *indexes, int16 event)
 {
 	TriggerDesc *td = rel->trigdesc;
 	ListCell   *lc;
@@ -393,7 +417,7 @@ bo_direct_ok(Relation rel, List *indexes, int16 event, const char *ours)
 		for (i = 0; i < td->numtriggers; i++)
 			if ((td->triggers[i].tgtype & event) != 0 &&
 				!td->triggers[i].tgisinternal &&
-				(ours == NULL || strcmp(td->triggers[i].tgname, ours) != 0))
+				!engine_function(td->triggers[i].tgfoid))
 				return false;
 	foreach(lc, indexes)
 	{

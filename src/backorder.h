@@ -91,7 +91,7 @@ extern int64 bo_sub(int64 a, int64 b);
 extern TriggerData *bo_trigger_data(FunctionCallInfo fcinfo, const char *name,
 									bool before, bool row);
 extern int	bo_attnum(Relation rel, const char *colname);
-extern bool bo_direct_ok(Relation rel, List *indexes, int16 event, const char *ours);
+extern bool bo_direct_ok(Relation rel, List *indexes, int16 event);
 extern void bo_index_tuple(Relation rel, List *indexes, HeapTuple tup);
 extern bool bo_get_int8(HeapTuple tup, Relation rel, int attnum, int64 *value);
 extern char *bo_get_text(HeapTuple tup, Relation rel, int attnum);

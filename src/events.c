@@ -110,7 +110,7 @@ events_write_direct(void)
 	int			i;
 	TimestampTz at = bo_now();
 
-	if (!bo_direct_ok(rel, indexes, TRIGGER_TYPE_INSERT, NULL))
+	if (!bo_direct_ok(rel, indexes, TRIGGER_TYPE_INSERT))
 	{
 		table_close(rel, NoLock);
 		return false;

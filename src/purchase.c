@@ -427,10 +427,13 @@ lock_suppliers(StockEntry **items, int nitems, TimestampTz now, int *n)
 		skus[k] = CStringGetTextDatum(items[k]->sku);
 	arg = bo_array(skus, NULL, nitems, TEXTOID);
 	bo_run(bo_prepare(&others,
-					  "SELECT DISTINCT p.supplier_id FROM backorder.purchase_order p"
-					  "  JOIN backorder.purchase_order_line l ON l.po_id OPERATOR(pg_catalog.=) p.po_id"
-					  " WHERE l.sku OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.text[])"
-					  "   AND p.status OPERATOR(pg_catalog.<) 'received'::backorder.po_status",
+					  "SELECT DISTINCT s FROM (SELECT (SELECT p.supplier_id FROM backorder.purchase_order p"
+					  "                                 WHERE p.po_id OPERATOR(pg_catalog.=) l.po_id"
+					  "                                   AND p.status OPERATOR(pg_catalog.<)"
+					  "                                       'received'::backorder.po_status) AS s"
+					  "                          FROM backorder.purchase_order_line l"
+					  "                         WHERE l.sku OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.text[])) o"
+					  " WHERE s IS NOT NULL",
 					  1, (Oid[]) {TEXTARRAYOID}),
 		   &arg, NULL, 0);
 	s = palloc(sizeof(SupplierDraft) * (nitems + SPI_processed + 1));

@@ -334,7 +334,7 @@ stock_flush(void)
 	rel = table_open(get_relname_relid("item", get_namespace_oid("backorder", false)),
 					 RowExclusiveLock);
 	indexes = RelationGetIndexList(rel);
-	direct = bo_direct_ok(rel, indexes, TRIGGER_TYPE_UPDATE, "guard");
+	direct = bo_direct_ok(rel, indexes, TRIGGER_TYPE_UPDATE);
 	foreach(lc, stock_dirty)
 	{
 		StockEntry *e = lfirst(lc);
