@@ -3,30 +3,12 @@
 -- it fails with the documented SQLSTATE and exact message, and afterwards nothing changed
 -- (item counters, every table's row count and contents, the number of events).
 -- Odd and long text values are accepted and round-trip exactly.
-\set ON_ERROR_STOP 1
-\set QUIET 1
-\pset format unaligned
-\pset tuples_only true
-\pset pager off
-
-BEGIN;
+-- psql settings, BEGIN (this file ends with ROLLBACK), SET CONSTRAINTS ALL IMMEDIATE, pg_temp.ln/it/lid
+\ir helpers.psql
 SELECT plan(264);
-
-SET CONSTRAINTS ALL IMMEDIATE;
 SET backorder.clock = '2026-02-01 09:00+00';
 
--- helpers -------------------------------------------------------------------------------
-CREATE FUNCTION pg_temp.ln(ref text) RETURNS text LANGUAGE sql AS $$
-    SELECT string_agg(format('qty=%s alloc=%s back=%s ship=%s canc=%s %s', qty, allocated_qty,
-                             backordered_qty, shipped_qty, cancelled_qty, status), '; '
-                      ORDER BY line_id)
-      FROM backorder.order_line WHERE order_ref = ref $$;
-CREATE FUNCTION pg_temp.it(s text) RETURNS text LANGUAGE sql AS $$
-    SELECT format('on_hand=%s alloc=%s back=%s incoming=%s avail=%s',
-                  on_hand, allocated, backordered, incoming, available)
-      FROM backorder.item WHERE sku = s $$;
-CREATE FUNCTION pg_temp.lid(ref text) RETURNS bigint LANGUAGE sql AS $$
-    SELECT line_id FROM backorder.order_line WHERE order_ref = ref $$;
+-- helpers of this file (ln, it and lid come from helpers.psql) -------------------------
 -- the whole state: counters, row counts, event count, and a digest of every row of every table
 CREATE FUNCTION pg_temp.snap() RETURNS text LANGUAGE sql AS $$
     SELECT concat_ws(' ',

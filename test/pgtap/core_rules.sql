@@ -4,32 +4,12 @@
 -- over the ledger, the deny policy, backorder_limit exactly at its boundary, preorder, line_id
 -- order, statuses, and placed_at / allocated_at under backorder.clock.
 -- Every scenario ends with backorder.verify() being empty.
-\set ON_ERROR_STOP 1
-\set QUIET 1
-\pset format unaligned
-\pset tuples_only true
-\pset pager off
-
-BEGIN;
+-- psql settings, BEGIN (this file ends with ROLLBACK), SET CONSTRAINTS ALL IMMEDIATE, pg_temp.ln/it/lid
+\ir helpers.psql
 SELECT plan(139);
-
-SET CONSTRAINTS ALL IMMEDIATE;
 SET backorder.clock = '2026-01-05 10:00+00';
 
--- helpers -------------------------------------------------------------------------------
--- every line of an order_ref, in line_id order: quantities and status
-CREATE FUNCTION pg_temp.ln(ref text) RETURNS text LANGUAGE sql AS $$
-    SELECT string_agg(format('qty=%s alloc=%s back=%s ship=%s canc=%s %s', qty, allocated_qty,
-                             backordered_qty, shipped_qty, cancelled_qty, status), '; '
-                      ORDER BY line_id)
-      FROM backorder.order_line WHERE order_ref = ref $$;
--- an item's counters
-CREATE FUNCTION pg_temp.it(s text) RETURNS text LANGUAGE sql AS $$
-    SELECT format('on_hand=%s alloc=%s back=%s incoming=%s avail=%s',
-                  on_hand, allocated, backordered, incoming, available)
-      FROM backorder.item WHERE sku = s $$;
-CREATE FUNCTION pg_temp.lid(ref text) RETURNS bigint LANGUAGE sql AS $$
-    SELECT line_id FROM backorder.order_line WHERE order_ref = ref $$;
+-- helpers of this file (ln, it and lid come from helpers.psql) -------------------------
 -- counters of an item as stored, and as the sums over its ledger rows
 CREATE FUNCTION pg_temp.counters(s text) RETURNS text LANGUAGE sql AS $$
     SELECT format('on_hand=%s alloc=%s back=%s', on_hand, allocated, backordered)

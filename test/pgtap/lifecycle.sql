@@ -4,30 +4,12 @@
 -- headers, events (and that a rolled-back savepoint leaves none), purge_events, and item settings
 -- (supplier_id, policy, backorder_limit) changed by a client while lines wait.
 -- Every scenario ends with backorder.verify() being empty.
-\set ON_ERROR_STOP 1
-\set QUIET 1
-\pset format unaligned
-\pset tuples_only true
-\pset pager off
-
-BEGIN;
+-- psql settings, BEGIN (this file ends with ROLLBACK), SET CONSTRAINTS ALL IMMEDIATE, pg_temp.ln/it/lid
+\ir helpers.psql
 SELECT plan(128);
-
-SET CONSTRAINTS ALL IMMEDIATE;
 SET backorder.clock = '2026-01-05 10:00+00';
 
--- helpers -------------------------------------------------------------------------------
-CREATE FUNCTION pg_temp.ln(ref text) RETURNS text LANGUAGE sql AS $$
-    SELECT string_agg(format('qty=%s alloc=%s back=%s ship=%s canc=%s %s', qty, allocated_qty,
-                             backordered_qty, shipped_qty, cancelled_qty, status), '; '
-                      ORDER BY line_id)
-      FROM backorder.order_line WHERE order_ref = ref $$;
-CREATE FUNCTION pg_temp.it(s text) RETURNS text LANGUAGE sql AS $$
-    SELECT format('on_hand=%s alloc=%s back=%s incoming=%s avail=%s',
-                  on_hand, allocated, backordered, incoming, available)
-      FROM backorder.item WHERE sku = s $$;
-CREATE FUNCTION pg_temp.lid(ref text) RETURNS bigint LANGUAGE sql AS $$
-    SELECT line_id FROM backorder.order_line WHERE order_ref = ref $$;
+-- helpers of this file (ln, it and lid come from helpers.psql) -------------------------
 -- the events of an item since a given event_id, readable: kind:order_ref:qty
 CREATE FUNCTION pg_temp.ev(s text, after bigint) RETURNS text[] LANGUAGE sql AS $$
     SELECT coalesce(array_agg(format('%s:%s:%s', kind, coalesce(order_ref, '-'), qty) ORDER BY event_id), '{}')

@@ -31,16 +31,9 @@
 -- application and the owner run every kind of ledger insert, the purchase-order functions,
 -- verify() and the report views: results are exact and evil_log stays empty. A positive
 -- control at the end shows the traps do fire for unqualified calls.
-\set ON_ERROR_STOP 1
-\set QUIET 1
-\pset format unaligned
-\pset tuples_only true
-\pset pager off
-
-BEGIN;
+-- psql settings, BEGIN (this file ends with ROLLBACK), SET CONSTRAINTS ALL IMMEDIATE, pg_temp.ln/it/lid
+\ir helpers.psql
 SELECT plan(83);
-
-SET CONSTRAINTS ALL IMMEDIATE;
 SET backorder.clock = '2026-03-01 08:00+00';
 
 -- roles (CREATE ROLE is transactional: nothing survives the ROLLBACK) --------------------
@@ -146,19 +139,7 @@ CREATE TEMP TABLE item (trap int);
 CREATE TEMP TABLE order_line (trap int);
 CREATE TEMP TABLE purchase_order (trap int);
 GRANT ALL ON item, order_line, purchase_order TO PUBLIC;
-
--- helpers (created under the normal search_path, called only under it)
-CREATE FUNCTION pg_temp.ln(ref text) RETURNS text LANGUAGE sql AS $$
-    SELECT string_agg(format('qty=%s alloc=%s back=%s ship=%s canc=%s %s', qty, allocated_qty,
-                             backordered_qty, shipped_qty, cancelled_qty, status), '; '
-                      ORDER BY line_id)
-      FROM backorder.order_line WHERE order_ref = ref $$;
-CREATE FUNCTION pg_temp.it(s text) RETURNS text LANGUAGE sql AS $$
-    SELECT format('on_hand=%s alloc=%s back=%s incoming=%s avail=%s',
-                  on_hand, allocated, backordered, incoming, available)
-      FROM backorder.item WHERE sku = s $$;
-CREATE FUNCTION pg_temp.lid(ref text) RETURNS bigint LANGUAGE sql AS $$
-    SELECT line_id FROM backorder.order_line WHERE order_ref = ref $$;
+-- (the helpers of helpers.psql, pg_temp.ln, it and lid, are called only under the normal search_path)
 
 -- 1. the engine under a hostile search_path, as bo_app and as the owner ------------------
 -- (the first use of the engine in this session: every plan is prepared under this path)

@@ -22,6 +22,10 @@ use Test::More;
 use IPC::Run;
 use Time::HiRes qw(usleep);
 
+use FindBin;
+use lib $FindBin::RealBin;
+use BackorderTest;
+
 my $SESSIONS      = $ENV{CRASH_SESSIONS}   // 4;
 my $STATEMENTS    = $ENV{CRASH_STATEMENTS} // 20000;    # per session; the kill comes first
 my $ACKS_BEFORE_KILL = $ENV{CRASH_ACKS}    // 3000;
@@ -66,6 +70,17 @@ sub pick_sku
 	return rand() < 0.5 ? 'HOT' : $skus[ int(rand(@skus)) ];
 }
 
+# One order INSERT of the given lines ([order_ref, sku, qty] each), one transaction, then
+# "ack <order_refs>" when it succeeded or "fail <order_refs>" when it did not.
+sub order_statement
+{
+	my @lines = @_;
+	my $values = join(', ', map { "('$_->[0]', '$_->[1]', $_->[2])" } @lines);
+	my $refs = join(' ', map { $_->[0] } @lines);
+	return "INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES $values;\n"
+	  . "\\if :ERROR\n\\echo fail $refs\n\\else\n\\echo ack $refs\n\\endif\n";
+}
+
 # The script of one session.
 sub session_script
 {
@@ -77,11 +92,8 @@ sub session_script
 		my $sku = pick_sku();
 		if ($r < 0.50)
 		{
-			my $ref = "s$s-$i";
 			my $qty = 1 + int(rand(4));
-			$sql .=
-			  "INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('$ref', '$sku', $qty);\n"
-			  . "\\if :ERROR\n\\echo fail $ref\n\\else\n\\echo ack $ref\n\\endif\n";
+			$sql .= order_statement([ "s$s-$i", $sku, $qty ]);
 		}
 		elsif ($r < 0.58)
 		{
@@ -89,12 +101,9 @@ sub session_script
 			# Lines in sku order, as a shop should write them: each line locks its item
 			# until commit, so two orders naming the same two items in opposite order
 			# could deadlock (that would be the client's doing, not the engine's).
-			my ($ref1, $ref2) = ("s$s-$i-a", "s$s-$i-b");
 			my $sku2 = pick_sku();
 			($sku, $sku2) = ($sku2, $sku) if $sku2 lt $sku;
-			$sql .=
-			  "INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('$ref1', '$sku', 2), ('$ref2', '$sku2', 1);\n"
-			  . "\\if :ERROR\n\\echo fail $ref1 $ref2\n\\else\n\\echo ack $ref1 $ref2\n\\endif\n";
+			$sql .= order_statement([ "s$s-$i-a", $sku, 2 ], [ "s$s-$i-b", $sku2, 1 ]);
 		}
 		elsif ($r < 0.73)
 		{
@@ -260,9 +269,7 @@ is(join(',', sort @unexpected), '', 'the clients saw no error beyond the expecte
 ok(!$errors{'40P01'}, 'no deadlock between sessions')
   or diag("deadlocks: $errors{'40P01'}");
 
-is($node->safe_psql('postgres', 'SELECT count(*) FROM backorder.verify()'),
-	'0', 'verify() is empty after recovery')
-  or diag($node->safe_psql('postgres', 'SELECT * FROM backorder.verify() LIMIT 20'));
+verify_is_empty($node, 'postgres', 'verify() is empty after recovery');
 
 is( $node->safe_psql(
 		'postgres', q{
@@ -321,8 +328,7 @@ is( $node->safe_psql(
 		'postgres', q{SELECT backordered_qty > 0 FROM backorder.order_line WHERE order_ref = 'after-1'}),
 	't',
 	'a large order after recovery waits in the queue');
-is($node->safe_psql('postgres', 'SELECT count(*) FROM backorder.verify()'),
-	'0', 'verify() is still empty after new work');
+verify_is_empty($node, 'postgres', 'verify() is still empty after new work');
 
 $node->stop;
 done_testing();
