@@ -54,6 +54,7 @@ typedef struct StockEntry
 	char	   *supplier_id;	/* NULL when the item has no supplier */
 	ItemPointerData tid;		/* the row version this transaction locked or wrote */
 	bool		dirty;			/* counters differ from the row */
+	bool		foreign_lines;	/* has lines in another supplier's open orders */
 	SubTransactionId touched_subid; /* newest subtransaction that read or changed it */
 	SubTransactionId dirty_subid;	/* subtransaction of the oldest unwritten change */
 } StockEntry;

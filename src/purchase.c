@@ -215,48 +215,59 @@ issue(int64 po_id, TimestampTz at)
 }
 
 /*
- * Lock a supplier's row (the serialisation point for its draft), then look at the
- * draft: sets *draft (0 when none) and returns true when it is due at `at`.
+ * Lock a supplier's row (the serialisation point for its draft) and its draft, if any:
+ * returns the draft's id, or 0. The draft's own row lock makes a REPEATABLE READ
+ * transaction fail rather than add to a draft another transaction has just issued.
  */
-static bool
-lock_supplier(const char *supplier_id, TimestampTz at, int64 *draft)
+static int64
+lock_supplier(const char *supplier_id)
 {
 	static SPIPlanPtr lock = NULL;
 	static SPIPlanPtr get = NULL;
 	Datum		arg = CStringGetTextDatum(supplier_id);
-	Datum		args[2];
-	bool		isnull;
 
 	bo_run(bo_prepare(&lock,
 					  "SELECT 1 FROM backorder.supplier WHERE supplier_id OPERATOR(pg_catalog.=) $1"
 					  "   FOR NO KEY UPDATE",
 					  1, (Oid[]) {TEXTOID}),
 		   &arg, NULL, 0);
-	args[0] = arg;
-	args[1] = TimestampTzGetDatum(at);
 	bo_run(bo_prepare(&get,
-					  "SELECT p.po_id,"
-					  "       COALESCE((SELECT pg_catalog.sum(l.qty) FROM backorder.purchase_order_line l"
-					  "                  WHERE l.po_id OPERATOR(pg_catalog.=) p.po_id), 0)"
-					  "         OPERATOR(pg_catalog.>=) s.po_min_qty"
-					  "       OR (SELECT pg_catalog.min(l.first_demand_at) OPERATOR(pg_catalog.+) s.po_max_wait"
-					  "             FROM backorder.purchase_order_line l"
-					  "            WHERE l.po_id OPERATOR(pg_catalog.=) p.po_id"
-					  "              AND l.qty OPERATOR(pg_catalog.>) 0) OPERATOR(pg_catalog.<=) $2"
+					  "SELECT po_id FROM backorder.purchase_order"
+					  " WHERE supplier_id OPERATOR(pg_catalog.=) $1"
+					  "   AND status OPERATOR(pg_catalog.=) 'draft'::backorder.po_status"
+					  "   FOR UPDATE",
+					  1, (Oid[]) {TEXTOID}),
+		   &arg, NULL, 0);
+	return SPI_processed == 0 ? 0 : bo_col_int8(0, 1, 0);
+}
+
+/*
+ * Is a draft due at `at`: has it reached its supplier's minimum, or has its oldest
+ * demand waited po_max_wait?
+ */
+static bool
+draft_due(int64 draft, TimestampTz at)
+{
+	static SPIPlanPtr plan = NULL;
+	Datum		args[2];
+	bool		isnull;
+
+	args[0] = Int64GetDatum(draft);
+	args[1] = TimestampTzGetDatum(at);
+	bo_run(bo_prepare(&plan,
+					  "SELECT pg_catalog.sum(l.qty) OPERATOR(pg_catalog.>=) s.po_min_qty"
+					  "    OR pg_catalog.min(l.first_demand_at) FILTER (WHERE l.qty OPERATOR(pg_catalog.>) 0)"
+					  "       OPERATOR(pg_catalog.+) s.po_max_wait OPERATOR(pg_catalog.<=) $2"
 					  "  FROM backorder.purchase_order p"
 					  "  JOIN backorder.supplier s ON s.supplier_id OPERATOR(pg_catalog.=) p.supplier_id"
-					  " WHERE p.supplier_id OPERATOR(pg_catalog.=) $1"
-					  "   AND p.status OPERATOR(pg_catalog.=) 'draft'::backorder.po_status"
-					  "   FOR UPDATE OF p",
-					  2, (Oid[]) {TEXTOID, TIMESTAMPTZOID}),
+					  "  JOIN backorder.purchase_order_line l ON l.po_id OPERATOR(pg_catalog.=) p.po_id"
+					  " WHERE p.po_id OPERATOR(pg_catalog.=) $1"
+					  " GROUP BY s.po_min_qty, s.po_max_wait",
+					  2, (Oid[]) {INT8OID, TIMESTAMPTZOID}),
 		   args, NULL, 0);
 	if (SPI_processed == 0)
-	{
-		*draft = 0;
 		return false;
-	}
-	*draft = bo_col_int8(0, 1, 0);
-	return DatumGetBool(bo_col(0, 2, &isnull)) && !isnull;
+	return DatumGetBool(bo_col(0, 1, &isnull)) && !isnull;
 }
 
 /*
@@ -279,14 +290,16 @@ resync_item(StockEntry *e, int64 *draft, TimestampTz now)
 
 	args[0] = CStringGetTextDatum(e->sku);
 	args[1] = e->supplier_id ? CStringGetTextDatum(e->supplier_id) : (Datum) 0;
-	bo_run(bo_prepare(&drop_foreign,
+	if (e->foreign_lines)
+		bo_run(bo_prepare(&drop_foreign,
 					  "DELETE FROM backorder.purchase_order_line l USING backorder.purchase_order p"
 					  " WHERE p.po_id OPERATOR(pg_catalog.=) l.po_id"
 					  "   AND l.sku OPERATOR(pg_catalog.=) $1"
 					  "   AND p.status OPERATOR(pg_catalog.=) 'draft'::backorder.po_status"
 					  "   AND ($2 IS NULL OR p.supplier_id OPERATOR(pg_catalog.<>) $2)",
 					  2, (Oid[]) {TEXTOID, TEXTOID}),
-		   args, e->supplier_id ? "  " : " n", 0);
+			   args, e->supplier_id ? "  " : " n", 0);
+	e->foreign_lines = false;
 	bo_run(bo_prepare(&issued_open,
 					  "SELECT COALESCE(pg_catalog.sum(GREATEST(l.qty OPERATOR(pg_catalog.-)"
 					  "           l.received_qty, 0)), 0)::pg_catalog.int8"
@@ -427,7 +440,7 @@ lock_suppliers(StockEntry **items, int nitems, TimestampTz now, int *n)
 		skus[k] = CStringGetTextDatum(items[k]->sku);
 	arg = bo_array(skus, NULL, nitems, TEXTOID);
 	bo_run(bo_prepare(&others,
-					  "SELECT DISTINCT s FROM (SELECT (SELECT p.supplier_id FROM backorder.purchase_order p"
+					  "SELECT DISTINCT s, sku FROM (SELECT l.sku, (SELECT p.supplier_id FROM backorder.purchase_order p"
 					  "                                 WHERE p.po_id OPERATOR(pg_catalog.=) l.po_id"
 					  "                                   AND p.status OPERATOR(pg_catalog.<)"
 					  "                                       'received'::backorder.po_status) AS s"
@@ -438,7 +451,15 @@ lock_suppliers(StockEntry **items, int nitems, TimestampTz now, int *n)
 		   &arg, NULL, 0);
 	s = palloc(sizeof(SupplierDraft) * (nitems + SPI_processed + 1));
 	for (i = 0; i < SPI_processed; i++)
-		s[count++].supplier_id = bo_col_text(i, 1);
+	{
+		char	   *supplier = bo_col_text(i, 1);
+		StockEntry *e = stock_find(bo_col_text(i, 2));
+
+		s[count++].supplier_id = supplier;
+		/* a line in another supplier's open order: the item changed supplier */
+		if (e && (e->supplier_id == NULL || strcmp(e->supplier_id, supplier) != 0))
+			e->foreign_lines = true;
+	}
 	for (k = 0; k < nitems; k++)
 		if (items[k]->supplier_id)
 			s[count++].supplier_id = items[k]->supplier_id;
@@ -448,7 +469,7 @@ lock_suppliers(StockEntry **items, int nitems, TimestampTz now, int *n)
 			s[i++] = s[k];
 	*n = (int) i;
 	for (k = 0; k < *n; k++)
-		lock_supplier(s[k].supplier_id, now, &s[k].draft);
+		s[k].draft = lock_supplier(s[k].supplier_id);
 	return s;
 }
 
@@ -477,7 +498,7 @@ resync(StockEntry **items, int n, TimestampTz now)
 	{
 		int64		draft = sup[i].draft;
 
-		if (draft != 0 && lock_supplier(sup[i].supplier_id, now, &draft))
+		if (draft != 0 && draft_due(draft, now))
 			issue(draft, now);
 		else if (draft != 0)
 			drop_if_empty(draft);
@@ -562,7 +583,8 @@ bo_issue_due_purchase_orders(PG_FUNCTION_ARGS)
 		{
 			int64		draft;
 
-			if (lock_supplier(lfirst(lc), as_of, &draft))
+			draft = lock_supplier(lfirst(lc));
+			if (draft != 0 && draft_due(draft, as_of))
 			{
 				issue(draft, as_of);
 				issued = lappend(issued, psprintf(INT64_FORMAT, draft));

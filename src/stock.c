@@ -215,6 +215,7 @@ stock_lock(const char *sku)
 		e->supplier_id = isnull ? NULL : TextDatumGetCString(d);
 		e->tid = slot->tts_tid;
 		e->dirty = false;
+		e->foreign_lines = false;
 		e->touched_subid = GetCurrentSubTransactionId();
 		e->dirty_subid = InvalidSubTransactionId;
 	}
