@@ -332,6 +332,29 @@ replace_cols(Relation rel, HeapTuple tup, int n, int *cols, Datum *values, bool 
 	return heap_modify_tuple_by_cols(tup, RelationGetDescr(rel), n, cols, values, nulls);
 }
 
+/*
+ * The stored version of a ledger row: its time column stamped with the engine's clock
+ * and, when qtycol is given, that quantity column set to qty.
+ */
+static HeapTuple
+stamped(Relation rel, HeapTuple tup, const char *timecol, const char *qtycol, int64 qty)
+{
+	int			cols[2];
+	Datum		values[2];
+	bool		nulls[2] = {false, false};
+	int			n = 1;
+
+	cols[0] = bo_attnum(rel, timecol);
+	values[0] = TimestampTzGetDatum(bo_now());
+	if (qtycol)
+	{
+		cols[1] = bo_attnum(rel, qtycol);
+		values[1] = Int64GetDatum(qty);
+		n = 2;
+	}
+	return replace_cols(rel, tup, n, cols, values, nulls);
+}
+
 static const char *const order_line_maintained[] = {
 	"line_id", "allocated_qty", "backordered_qty", "shipped_qty", "cancelled_qty",
 	"status", "placed_at", "allocated_at"
@@ -457,9 +480,6 @@ bo_receipt_insert(PG_FUNCTION_ARGS)
 				po_id = 0,
 				filled = 0;
 	bool		has_po;
-	int			cols[2];
-	Datum		values[2];
-	bool		nulls[2] = {false, false};
 
 	require_maintained_null(rel, tup, maintained, lengthof(maintained));
 	sku = bo_require_text(tup, rel, "sku");
@@ -478,11 +498,7 @@ bo_receipt_insert(PG_FUNCTION_ARGS)
 	}
 	engine_end();
 
-	cols[0] = bo_attnum(rel, "received_at");
-	values[0] = TimestampTzGetDatum(bo_now());
-	cols[1] = bo_attnum(rel, "allocated_qty");
-	values[1] = Int64GetDatum(filled);
-	return PointerGetDatum(replace_cols(rel, tup, 2, cols, values, nulls));
+	return PointerGetDatum(stamped(rel, tup, "received_at", "allocated_qty", filled));
 }
 
 /* Does a line belong to a ship-complete order that still has waiting lines? */
@@ -514,9 +530,6 @@ bo_shipment_insert(PG_FUNCTION_ARGS)
 	static const char *const maintained[] = {"shipped_at"};
 	int64		line_id = bo_require_qty(tup, rel, "line_id", false);
 	int64		qty;
-	int			col;
-	Datum		value;
-	bool		null = false;
 
 	require_maintained_null(rel, tup, maintained, lengthof(maintained));
 	qty = bo_require_qty(tup, rel, "qty", false);
@@ -549,9 +562,7 @@ bo_shipment_insert(PG_FUNCTION_ARGS)
 	}
 	engine_end();
 
-	col = bo_attnum(rel, "shipped_at");
-	value = TimestampTzGetDatum(bo_now());
-	return PointerGetDatum(replace_cols(rel, tup, 1, &col, &value, &null));
+	return PointerGetDatum(stamped(rel, tup, "shipped_at", NULL, 0));
 }
 
 /*
@@ -569,9 +580,6 @@ bo_cancellation_insert(PG_FUNCTION_ARGS)
 	static const char *const maintained[] = {"cancelled_at"};
 	int64		line_id = bo_require_qty(tup, rel, "line_id", false);
 	int64		qty;
-	int			cols[2];
-	Datum		values[2];
-	bool		nulls[2] = {false, false};
 
 	require_maintained_null(rel, tup, maintained, lengthof(maintained));
 	qty = bo_require_qty(tup, rel, "qty", true);
@@ -613,11 +621,7 @@ bo_cancellation_insert(PG_FUNCTION_ARGS)
 	}
 	engine_end();
 
-	cols[0] = bo_attnum(rel, "qty");
-	values[0] = Int64GetDatum(qty);
-	cols[1] = bo_attnum(rel, "cancelled_at");
-	values[1] = TimestampTzGetDatum(bo_now());
-	return PointerGetDatum(replace_cols(rel, tup, 2, cols, values, nulls));
+	return PointerGetDatum(stamped(rel, tup, "cancelled_at", "qty", qty));
 }
 
 /*
@@ -635,9 +639,6 @@ bo_adjustment_insert(PG_FUNCTION_ARGS)
 	static const char *const maintained[] = {"adjusted_at"};
 	char	   *sku;
 	int64		delta;
-	int			col;
-	Datum		value;
-	bool		null = false;
 
 	require_maintained_null(rel, tup, maintained, lengthof(maintained));
 	sku = bo_require_text(tup, rel, "sku");
@@ -671,9 +672,7 @@ bo_adjustment_insert(PG_FUNCTION_ARGS)
 	}
 	engine_end();
 
-	col = bo_attnum(rel, "adjusted_at");
-	value = TimestampTzGetDatum(bo_now());
-	return PointerGetDatum(replace_cols(rel, tup, 1, &col, &value, &null));
+	return PointerGetDatum(stamped(rel, tup, "adjusted_at", NULL, 0));
 }
 
 /* AFTER INSERT FOR EACH STATEMENT on every ledger table: write counters and events. */
