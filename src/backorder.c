@@ -144,14 +144,13 @@ bo_owner(void)
 	return owner;
 }
 
-/* Prepare (once per backend) and return a plan; the query text must be fully qualified. */
-SPIPlanPtr
-bo_prepare(SPIPlanPtr *cache, const char *sql, int nargs, const Oid *argtypes)
+/* Prepare (once per backend) a plan with the given plancache options. */
+static SPIPlanPtr
+prepare_with(SPIPlanPtr *cache, const char *sql, int nargs, const Oid *argtypes, int options)
 {
 	if (*cache == NULL)
 	{
-		SPIPlanPtr	plan = SPI_prepare_cursor(sql, nargs, (Oid *) argtypes,
-												  CURSOR_OPT_GENERIC_PLAN);
+		SPIPlanPtr	plan = SPI_prepare_cursor(sql, nargs, (Oid *) argtypes, options);
 
 		if (plan == NULL)
 			elog(ERROR, "backorder: SPI_prepare failed (%s) for: %s",
@@ -161,6 +160,29 @@ bo_prepare(SPIPlanPtr *cache, const char *sql, int nargs, const Oid *argtypes)
 		*cache = plan;
 	}
 	return *cache;
+}
+
+/*
+ * Prepare (once per backend) and return a plan whose shape does not depend on the
+ * parameters (keyed lookups): it is planned once, generically. The query text must be
+ * fully qualified.
+ */
+SPIPlanPtr
+bo_prepare(SPIPlanPtr *cache, const char *sql, int nargs, const Oid *argtypes)
+{
+	return prepare_with(cache, sql, nargs, argtypes, CURSOR_OPT_GENERIC_PLAN);
+}
+
+/*
+ * The same for a query over an array of keys, whose best plan depends on how many there
+ * are and on how big the tables have grown: planned at every execution, so that a plan
+ * made while the tables were small (a hash join over a sequential scan) is never reused
+ * once they are large.
+ */
+SPIPlanPtr
+bo_prepare_custom(SPIPlanPtr *cache, const char *sql, int nargs, const Oid *argtypes)
+{
+	return prepare_with(cache, sql, nargs, argtypes, CURSOR_OPT_CUSTOM_PLAN);
 }
 
 /* Run a prepared plan; any SPI failure is an internal error. */

@@ -81,6 +81,8 @@ extern void bo_engine_leave(void);
 extern bool bo_in_engine(void);
 extern Oid	bo_owner(void);
 extern SPIPlanPtr bo_prepare(SPIPlanPtr *cache, const char *sql, int nargs, const Oid *argtypes);
+extern SPIPlanPtr bo_prepare_custom(SPIPlanPtr *cache, const char *sql, int nargs,
+									const Oid *argtypes);
 extern int	bo_run(SPIPlanPtr plan, Datum *values, const char *nulls, long count);
 extern Datum bo_col(int row, int col, bool *isnull);
 extern int64 bo_col_int8(int row, int col, int64 ifnull);

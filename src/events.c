@@ -230,8 +230,8 @@ events_flush(void)
 	args[6] = bo_array(qty, NULL, n, INT8OID);
 	npending = 0;
 
-	bo_run(bo_prepare(&plan,
-					  "INSERT INTO backorder.event (at, kind, sku, order_ref, line_id, po_id, qty)"
+	bo_run(bo_prepare_custom(&plan,
+							 "INSERT INTO backorder.event (at, kind, sku, order_ref, line_id, po_id, qty)"
 					  " SELECT $1, * FROM ROWS FROM (pg_catalog.unnest($2::pg_catalog.text[]),"
 					  "        pg_catalog.unnest($3::pg_catalog.text[]), pg_catalog.unnest($4::pg_catalog.text[]),"
 					  "        pg_catalog.unnest($5::pg_catalog.int8[]), pg_catalog.unnest($6::pg_catalog.int8[]),"

@@ -73,6 +73,34 @@ line_from_spi(int i, LineState *l)
 	l->allocated_at_null = isnull;
 }
 
+/* Write back one line's quantities and status (a keyed update). */
+static void
+line_apply_one(LineState *l)
+{
+	static SPIPlanPtr plan = NULL;
+	Datum		args[7];
+	char		nulls[7] = "       ";
+
+	args[0] = Int64GetDatum(l->line_id);
+	args[1] = Int64GetDatum(l->allocated);
+	args[2] = Int64GetDatum(l->backordered);
+	args[3] = Int64GetDatum(l->shipped);
+	args[4] = Int64GetDatum(l->cancelled);
+	args[5] = CStringGetTextDatum(line_status_label(l));
+	args[6] = TimestampTzGetDatum(l->allocated_at);
+	if (l->allocated_at_null)
+		nulls[6] = 'n';
+	bo_run(bo_prepare(&plan,
+					  "UPDATE backorder.order_line"
+					  "   SET allocated_qty = $2, backordered_qty = $3, shipped_qty = $4,"
+					  "       cancelled_qty = $5, status = $6::backorder.line_status, allocated_at = $7"
+					  " WHERE line_id OPERATOR(pg_catalog.=) $1",
+					  7, (Oid[]) {INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, TEXTOID, TIMESTAMPTZOID}),
+		   args, nulls, 0);
+	if (SPI_processed != 1)
+		elog(ERROR, "backorder: order line " INT64_FORMAT " vanished", l->line_id);
+}
+
 /* Write back the quantities and statuses of n lines in one UPDATE. */
 static void
 lines_apply(LineState *lines, int n)
@@ -86,6 +114,11 @@ lines_apply(LineState *lines, int n)
 
 	if (n == 0)
 		return;
+	if (n == 1)
+	{
+		line_apply_one(lines);
+		return;
+	}
 	for (k = 0; k < 7; k++)
 		d[k] = palloc(sizeof(Datum) * n);
 	atnull = palloc(sizeof(bool) * n);
@@ -103,8 +136,8 @@ lines_apply(LineState *lines, int n)
 	for (k = 0; k < 7; k++)
 		args[k] = bo_array(d[k], k == 6 ? atnull : NULL, n,
 						   k == 5 ? TEXTOID : k == 6 ? TIMESTAMPTZOID : INT8OID);
-	bo_run(bo_prepare(&plan,
-					  "UPDATE backorder.order_line o"
+	bo_run(bo_prepare_custom(&plan,
+							 "UPDATE backorder.order_line o"
 					  "   SET allocated_qty = u.a, backordered_qty = u.b, shipped_qty = u.s,"
 					  "       cancelled_qty = u.c, status = u.st::backorder.line_status,"
 					  "       allocated_at = u.at"

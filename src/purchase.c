@@ -391,8 +391,8 @@ complete_received(TimestampTz now)
 		ids[n++] = Int64GetDatum(pg_strtoint64(lfirst(lc)));
 	args[0] = bo_array(ids, NULL, n, INT8OID);
 	args[1] = TimestampTzGetDatum(now);
-	bo_run(bo_prepare(&plan,
-					  "UPDATE backorder.purchase_order p SET status = 'received', received_at = $2"
+	bo_run(bo_prepare_custom(&plan,
+							 "UPDATE backorder.purchase_order p SET status = 'received', received_at = $2"
 					  " WHERE p.po_id OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.int8[])"
 					  "   AND p.status OPERATOR(pg_catalog.=) 'issued'::backorder.po_status"
 					  "   AND NOT EXISTS (SELECT 1 FROM backorder.purchase_order_line l"
@@ -439,7 +439,7 @@ lock_suppliers(StockEntry **items, int nitems, TimestampTz now, int *n)
 	for (k = 0; k < nitems; k++)
 		skus[k] = CStringGetTextDatum(items[k]->sku);
 	arg = bo_array(skus, NULL, nitems, TEXTOID);
-	bo_run(bo_prepare(&others,
+	bo_run(bo_prepare_custom(&others,
 					  "SELECT DISTINCT s, sku FROM (SELECT l.sku, (SELECT p.supplier_id FROM backorder.purchase_order p"
 					  "                                 WHERE p.po_id OPERATOR(pg_catalog.=) l.po_id"
 					  "                                   AND p.status OPERATOR(pg_catalog.<)"

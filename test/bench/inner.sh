@@ -10,11 +10,11 @@ out=${BENCH_OUT:?}
 if [ "${QUICK:-0}" = 1 ]; then   # smoke test: everything tiny
     : "${BENCH_SECONDS:=2}" "${BENCH_REPEAT:=1}" "${BENCH_SKUS:=1000}" "${BENCH_BULK:=2000}" "${BENCH_TIMEOUT:=30}"
 fi
-SECS=${BENCH_SECONDS:-10}
+SECS=${BENCH_SECONDS:-8}       # pgbench seconds (8 and the 60 s timeout: a full run in ~15 min)
 REPEAT=${BENCH_REPEAT:-3}
-NSKU=${BENCH_SKUS:-10000}      # SKUs of workload 1
+NSKU=${BENCH_SKUS:-10000}      # SKUs of workloads 1 and 6
 NBULK=${BENCH_BULK:-100000}    # lines of the bulk inserts and of the receipt's queue
-TIMEOUT=${BENCH_TIMEOUT:-120}  # statement_timeout (s) of the bulk and receipt statements
+TIMEOUT=${BENCH_TIMEOUT:-60}   # statement_timeout (s) of the bulk and receipt statements
 SCHEMA=${BENCH_SCHEMA:-$repo/src/sql/10_schema.sql}  # the tables, copied for plain and plbase
 VARIANTS=${BENCH_VARIANTS:-plain plbase backorder}
 WORKLOADS=${BENCH_WORKLOADS:-uniform hot8 hot32 bulk1 bulk1small bulkn receipt supplier_backorder supplier_stocked mixed_hot hot32_sync}

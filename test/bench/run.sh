@@ -5,7 +5,7 @@
 #   backorder  the extension (column n/a when CREATE EXTENSION fails),
 # and writes the table to test/bench/results/latest.txt (run log: latest.log, raw numbers: latest.raw;
 # QUICK=1 writes latest-quick.*) and a dated copy.
-# Knobs: BENCH_SECONDS (10), BENCH_REPEAT (3), QUICK=1 (tiny smoke test), BENCH_INSTALL=1 (make
+# Knobs: BENCH_SECONDS (8), BENCH_REPEAT (3), QUICK=1 (tiny smoke test), BENCH_INSTALL=1 (make
 # install first), BENCH_WORKLOADS, BENCH_VARIANTS, BENCH_SKUS, BENCH_BULK, BENCH_TIMEOUT, BENCH_SCHEMA: see inner.sh;
 # BENCH_PG_OPTS: more pg_virtualenv options (e.g. "-o fsync=off" for a faster, less meaningful run).
 set -euo pipefail

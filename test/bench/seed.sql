@@ -14,6 +14,8 @@ SELECT 'S' || g, (SELECT supplier_id FROM :"v".supplier WHERE :supplier) FROM ge
 INSERT INTO :"v".receipt (sku, qty) SELECT 'S' || g, :stock FROM generate_series(1, :n) g WHERE :stock > 0;
 \endif
 INSERT INTO :"v".item (sku) VALUES ('Q');
-VACUUM ANALYZE :"v".supplier, :"v".item, :"v".order_line, :"v".receipt, :"v".event,
-               :"v".purchase_order, :"v".purchase_order_line;
+-- Only the tables filled here: a VACUUM of an empty table tells the planner it is empty, and
+-- plans cached by the pgbench sessions would then stay built for empty tables (no autoanalyze
+-- within a run); never vacuumed, the tables are planned as on a fresh install.
+VACUUM ANALYZE :"v".supplier, :"v".item, :"v".receipt;
 CHECKPOINT;
