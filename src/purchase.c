@@ -306,6 +306,7 @@ resync_item(StockEntry *e, int64 *draft, TimestampTz now)
 					  "  FROM backorder.purchase_order_line l"
 					  "  JOIN backorder.purchase_order p ON p.po_id OPERATOR(pg_catalog.=) l.po_id"
 					  " WHERE l.sku OPERATOR(pg_catalog.=) $1"
+					  "   AND l.received_qty OPERATOR(pg_catalog.<) l.qty"
 					  "   AND p.status OPERATOR(pg_catalog.=) 'issued'::backorder.po_status",
 					  1, (Oid[]) {TEXTOID}),
 		   args, NULL, 1);
@@ -445,7 +446,8 @@ lock_suppliers(StockEntry **items, int nitems, TimestampTz now, int *n)
 					  "                                   AND p.status OPERATOR(pg_catalog.<)"
 					  "                                       'received'::backorder.po_status) AS s"
 					  "                          FROM backorder.purchase_order_line l"
-					  "                         WHERE l.sku OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.text[])) o"
+					  "                         WHERE l.sku OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.text[])"
+					  "                           AND l.received_qty OPERATOR(pg_catalog.<) l.qty) o"
 					  " WHERE s IS NOT NULL",
 					  1, (Oid[]) {TEXTARRAYOID}),
 		   &arg, NULL, 0);
@@ -508,21 +510,34 @@ resync(StockEntry **items, int n, TimestampTz now)
 	events_flush();
 }
 
+static int
+cmp_strings(const void *a, const void *b)
+{
+	return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
 /* Lock every pending item (items before suppliers) and resync them. */
 static void
 resync_pending(void)
 {
 	HASH_SEQ_STATUS seq;
 	char	  **sku;
+	char	  **skus;
 	StockEntry **items;
-	int			n = 0;
+	int			n = 0,
+				i;
 
 	if (pending_skus == NULL || hash_get_num_entries(pending_skus) == 0)
 		return;
+	skus = palloc(sizeof(char *) * hash_get_num_entries(pending_skus));
 	items = palloc(sizeof(StockEntry *) * hash_get_num_entries(pending_skus));
 	hash_seq_init(&seq, pending_skus);
 	while ((sku = hash_seq_search(&seq)) != NULL)
-		items[n++] = stock_lock(*sku);
+		skus[n++] = *sku;
+	/* items not locked yet (a rolled-back subtransaction let go) are locked in sku order */
+	qsort(skus, n, sizeof(char *), cmp_strings);
+	for (i = 0; i < n; i++)
+		items[i] = stock_lock(skus[i]);
 	hash_destroy(pending_skus);
 	pending_skus = NULL;
 	resync(items, n, bo_now());

@@ -34,5 +34,8 @@ BEGIN
     INSERT INTO soak_ack (order_ref, lines, units, ship_complete)
     VALUES (ref, n_lines, n_units, :sc = 1);
 EXCEPTION WHEN SQLSTATE 'BO001' OR SQLSTATE 'BO002' THEN
-    INSERT INTO soak_reject (order_ref, sqlstate, message) VALUES (ref, SQLSTATE, SQLERRM);
+    INSERT INTO soak_reject (order_ref, sqlstate, message, skus)
+    SELECT ref, SQLSTATE, SQLERRM, array_agg(DISTINCT soak_sku(k))
+      FROM (VALUES (1, :a), (2, :b), (3, :c)) v(i, k)
+     WHERE i <= :nl;
 END $$;

@@ -1,4 +1,4 @@
--- test/soak/receipt_po.sql: an issued purchase order arrives: one of the two oldest,
+-- test/soak/receipt_po.sql: an issued purchase order arrives: one of the three oldest,
 -- all its open lines in one INSERT, in sku order (items are locked in that order).
 -- One line in 8 arrives short by one unit, so some orders stay open and are completed
 -- by later receipts. Two clients may receive the same order at once: the second delivery

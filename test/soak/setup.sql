@@ -23,19 +23,23 @@ CREATE TABLE soak_ack (            -- one row per committed order
 CREATE TABLE soak_reject (         -- one row per order refused with BO001 / BO002
     order_ref text PRIMARY KEY,
     sqlstate  text NOT NULL,
-    message   text NOT NULL
+    message   text NOT NULL,
+    skus      text[] NOT NULL       -- the items the order asked for
 );
 CREATE TABLE soak_caught (         -- other expected business errors, caught and counted
     script   text NOT NULL,
     sqlstate text NOT NULL,
     message  text
 );
--- Per item, a line_id below which every line is finished (shipped or cancelled: a finished
--- line never reopens), so that "the oldest allocated line" is an index range scan that
--- does not walk the whole history of a hot item. Moved forward by floors.sql.
+-- Per item, line_id: every line below it is finished (shipped or cancelled; a finished line
+-- never reopens), and ship_from: where ship.sql starts looking for allocated lines (the oldest
+-- allocated line not held back by a waiting ship-complete order, when floors.sql last looked).
+-- They keep "the oldest open / allocated line" a short index range scan on a long run,
+-- instead of a walk over the whole history of a hot item. Moved by floors.sql.
 CREATE TABLE soak_floor (
-    sku     text PRIMARY KEY,
-    line_id bigint NOT NULL DEFAULT 0
+    sku       text PRIMARY KEY,
+    line_id   bigint NOT NULL DEFAULT 0,
+    ship_from bigint NOT NULL DEFAULT 0
 );
 
 INSERT INTO backorder.supplier (supplier_id, name, lead_time, po_min_qty, po_max_wait)

@@ -1,5 +1,5 @@
 -- test/soak/ship.sql: ship the oldest allocated lines of an item (up to 10 lines, all
--- their allocated units; or 1 unit of the oldest).
+-- their allocated units; or 1 unit of the oldest), from soak_floor.ship_from on.
 -- Skips lines of ship-complete orders that still wait. Between the SELECT and the
 -- engine's lock another session may ship, cancel or take back those units (BO003) or
 -- make the order wait again (BO007): caught and counted. May find nothing: fine.
@@ -13,7 +13,7 @@ BEGIN
     SELECT l.line_id, CASE WHEN :part = 1 THEN 1 ELSE l.allocated_qty END
       FROM backorder.order_line l
      WHERE l.sku = soak_sku(:k)
-       AND l.line_id >= (SELECT f.line_id FROM soak_floor f WHERE f.sku = soak_sku(:k))
+       AND l.line_id >= (SELECT f.ship_from FROM soak_floor f WHERE f.sku = soak_sku(:k))
        AND l.allocated_qty > 0
        AND NOT EXISTS (SELECT 1 FROM backorder.customer_order o
                          JOIN backorder.order_line w ON w.order_ref = o.order_ref
