@@ -454,28 +454,72 @@ bo_direct_ok(Relation rel, List *indexes, int16 event)
 	return true;
 }
 
-/* Insert the index entries of a new row version (an insert, or a non-HOT update). */
-void
-bo_index_tuple(Relation rel, List *indexes, HeapTuple tup)
+/*
+ * The indexes of a table opened once for many direct writes: index_open and
+ * BuildIndexInfo cost more than the insert of one small index tuple.
+ */
+BoIndexSet *
+bo_indexes_open(Relation rel, List *indexes)
 {
-	TupleTableSlot *slot = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsHeapTuple);
+	BoIndexSet *s = palloc(sizeof(BoIndexSet));
 	ListCell   *lc;
+	int			i = 0;
 
-	ExecStoreHeapTuple(tup, slot, false);
+	s->heap = rel;
+	s->n = list_length(indexes);
+	s->rels = palloc(sizeof(Relation) * Max(s->n, 1));
+	s->infos = palloc(sizeof(IndexInfo *) * Max(s->n, 1));
 	foreach(lc, indexes)
 	{
-		Relation	ir = index_open(lfirst_oid(lc), RowExclusiveLock);
-		IndexInfo  *ii = BuildIndexInfo(ir);
+		s->rels[i] = index_open(lfirst_oid(lc), RowExclusiveLock);
+		s->infos[i] = BuildIndexInfo(s->rels[i]);
+		i++;
+	}
+	s->slot = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsHeapTuple);
+	return s;
+}
+
+/* Insert the index entries of a new row version (an insert, or a non-HOT update). */
+void
+bo_indexes_insert(BoIndexSet *s, HeapTuple tup)
+{
+	int			i;
+
+	ExecStoreHeapTuple(tup, s->slot, false);
+	for (i = 0; i < s->n; i++)
+	{
 		Datum		values[INDEX_MAX_KEYS];
 		bool		isnull[INDEX_MAX_KEYS];
 
-		FormIndexDatum(ii, slot, NULL, values, isnull);
-		index_insert(ir, values, isnull, &tup->t_self, rel,
-					 ir->rd_index->indisunique ? UNIQUE_CHECK_YES : UNIQUE_CHECK_NO,
-					 false, ii);
-		index_close(ir, RowExclusiveLock);
+		FormIndexDatum(s->infos[i], s->slot, NULL, values, isnull);
+		index_insert(s->rels[i], values, isnull, &tup->t_self, s->heap,
+					 s->rels[i]->rd_index->indisunique ? UNIQUE_CHECK_YES : UNIQUE_CHECK_NO,
+					 false, s->infos[i]);
 	}
-	ExecDropSingleTupleTableSlot(slot);
+	ExecClearTuple(s->slot);
+}
+
+void
+bo_indexes_close(BoIndexSet *s)
+{
+	int			i;
+
+	for (i = 0; i < s->n; i++)
+		index_close(s->rels[i], RowExclusiveLock);
+	ExecDropSingleTupleTableSlot(s->slot);
+	pfree(s->rels);
+	pfree(s->infos);
+	pfree(s);
+}
+
+/* Insert the index entries of one row version (opening the indexes for it alone). */
+void
+bo_index_tuple(Relation rel, List *indexes, HeapTuple tup)
+{
+	BoIndexSet *s = bo_indexes_open(rel, indexes);
+
+	bo_indexes_insert(s, tup);
+	bo_indexes_close(s);
 }
 
 /* Forget all per-transaction state when a transaction ends. */
@@ -580,7 +624,7 @@ int8_changed(HeapTuple a, HeapTuple b, Relation rel, const char *col)
 	return na != nb || va != vb;
 }
 
-static const char *const item_counters[] = {"on_hand", "allocated", "backordered", "incoming"};
+static const char *const item_counters[] = {"on_hand", "allocated", "backordered", "incoming", "queue_head"};
 
 /*
  * Guard for items, BEFORE INSERT OR UPDATE OR DELETE FOR EACH ROW: counters start at
@@ -606,7 +650,8 @@ bo_item_guard(PG_FUNCTION_ARGS)
 		{
 			int64		v = 0;
 
-			if (bo_get_int8(oldtup, rel, bo_attnum(rel, item_counters[i]), &v) && v != 0)
+			if (bo_get_int8(oldtup, rel, bo_attnum(rel, item_counters[i]), &v) &&
+				(v != 0 || strcmp(item_counters[i], "queue_head") == 0))
 				ereport(ERROR,
 						(errcode(ERRCODE_GENERATED_ALWAYS),
 						 errmsg("column \"%s\" of table \"%s\" is maintained by backorder",

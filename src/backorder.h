@@ -15,6 +15,7 @@
 
 #include "access/htup.h"
 #include "storage/itemptr.h"
+#include "executor/tuptable.h"
 #include "executor/spi.h"
 #include "nodes/pg_list.h"
 #include "utils/hsearch.h"
@@ -52,6 +53,7 @@ typedef struct StockEntry
 	int64		backorder_limit;
 	int64		pack_size;
 	char	   *supplier_id;	/* NULL when the item has no supplier */
+	int64		queue_head;		/* line_id of the oldest waiting line, 0: none */
 	ItemPointerData tid;		/* the row version this transaction locked or wrote */
 	bool		dirty;			/* counters differ from the row */
 	bool		foreign_lines;	/* has lines in another supplier's open orders */
@@ -96,6 +98,19 @@ extern TriggerData *bo_trigger_data(FunctionCallInfo fcinfo, const char *name,
 extern int	bo_attnum(Relation rel, const char *colname);
 extern bool bo_direct_ok(Relation rel, List *indexes, int16 event);
 extern void bo_index_tuple(Relation rel, List *indexes, HeapTuple tup);
+
+/* A table's indexes, opened once for many direct writes. */
+typedef struct BoIndexSet
+{
+	Relation	heap;
+	int			n;
+	Relation   *rels;
+	struct IndexInfo **infos;
+	TupleTableSlot *slot;
+} BoIndexSet;
+extern BoIndexSet *bo_indexes_open(Relation rel, List *indexes);
+extern void bo_indexes_insert(BoIndexSet *s, HeapTuple tup);
+extern void bo_indexes_close(BoIndexSet *s);
 extern bool bo_get_int8(HeapTuple tup, Relation rel, int attnum, int64 *value);
 extern char *bo_get_text(HeapTuple tup, Relation rel, int attnum);
 extern void bo_require_null(HeapTuple tup, Relation rel, const char *colname);

@@ -22,6 +22,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "utils/inval.h"
 #include "utils/memutils.h"
 
 typedef struct PendingEvent
@@ -69,19 +70,36 @@ event_add(const char *kind, const char *sku, const char *order_ref,
 	ev->subid = GetCurrentSubTransactionId();
 }
 
-/* The identity sequence of event_id, looked up once per transaction (a pg_depend scan). */
+/*
+ * The identity sequence of event_id: a pg_depend scan, so it is remembered across
+ * transactions until the event table's relcache entry is invalidated (ALTER, DROP).
+ */
+static Oid	event_seq_rel = InvalidOid;
+static Oid	event_seq = InvalidOid;
+
+static void
+event_seq_invalidate(Datum arg, Oid relid)
+{
+	if (relid == InvalidOid || relid == event_seq_rel)
+		event_seq_rel = event_seq = InvalidOid;
+}
+
 static Oid
 event_id_sequence(Relation rel, int attnum)
 {
-	static Oid	seq = InvalidOid;
-	static LocalTransactionId seq_lxid = InvalidLocalTransactionId;
+	static bool registered = false;
 
-	if (seq_lxid != MyProc->lxid || !OidIsValid(seq))
+	if (!registered)
 	{
-		seq = getIdentitySequence(RelationGetRelid(rel), attnum, false);
-		seq_lxid = MyProc->lxid;
+		CacheRegisterRelcacheCallback(event_seq_invalidate, (Datum) 0);
+		registered = true;
 	}
-	return seq;
+	if (event_seq_rel != RelationGetRelid(rel) || !OidIsValid(event_seq))
+	{
+		event_seq = getIdentitySequence(RelationGetRelid(rel), attnum, false);
+		event_seq_rel = RelationGetRelid(rel);
+	}
+	return event_seq;
 }
 
 /*
@@ -96,6 +114,7 @@ events_write_direct(void)
 								 RowExclusiveLock);
 	List	   *indexes = RelationGetIndexList(rel);
 	TupleDesc	desc = RelationGetDescr(rel);
+	BoIndexSet *ix;
 	Datum	   *values;
 	bool	   *nulls;
 	Oid			seq;
@@ -126,6 +145,7 @@ events_write_direct(void)
 	seq = event_id_sequence(rel, a_id);
 	values = palloc(sizeof(Datum) * desc->natts);
 	nulls = palloc(sizeof(bool) * desc->natts);
+	ix = bo_indexes_open(rel, indexes);
 	for (i = 0; i < npending; i++)
 	{
 		PendingEvent *ev = &pending[i];
@@ -164,11 +184,12 @@ events_write_direct(void)
 		nulls[a_qty - 1] = false;
 		tup = heap_form_tuple(desc, values, nulls);
 		simple_heap_insert(rel, tup);
-		bo_index_tuple(rel, indexes, tup);
+		bo_indexes_insert(ix, tup);
 		heap_freetuple(tup);
 		snprintf(payload, sizeof(payload), INT64_FORMAT, id);
 		Async_Notify("backorder_events", payload);
 	}
+	bo_indexes_close(ix);
 	table_close(rel, NoLock);
 	npending = 0;
 	CommandCounterIncrement();

@@ -10,7 +10,18 @@
  */
 #include "backorder.h"
 
+#include "access/genam.h"
+#include "access/heapam.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "access/tableam.h"
 #include "access/xact.h"
+#include "catalog/pg_am.h"
+#include "catalog/pg_trigger.h"
+#include "executor/tuptable.h"
+#include "utils/fmgroids.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_enum.h"
 #include "catalog/pg_type.h"
@@ -161,11 +172,10 @@ lines_apply(LineState *lines, int n)
  * Fetches grow geometrically, so the walk reads about as many lines as it changes.
  */
 static void
-walk_lines(SPIPlanPtr plan, const char *sku,
+walk_lines(SPIPlanPtr plan, Datum *keys, const char *sku,
 		   bool (*step) (LineState *l, void *arg), void *arg)
 {
-	Datum		key = CStringGetTextDatum(sku);
-	Portal		portal = SPI_cursor_open(NULL, plan, &key, NULL, false);
+	Portal		portal = SPI_cursor_open(NULL, plan, keys, NULL, false);
 	LineState  *changed = NULL;
 	int			nchanged = 0,
 				maxchanged = 0;
@@ -202,6 +212,8 @@ typedef struct WalkState
 {
 	int64		remaining;
 	TimestampTz now;
+	int64		last_id;		/* the line the walk changed last */
+	bool		last_waiting;	/* it still has waiting units */
 } WalkState;
 
 /* queue_fill step: allocate to the head line, partially if need be. */
@@ -219,8 +231,171 @@ fill_step(LineState *l, void *arg)
 		l->allocated_at_null = false;
 	}
 	w->remaining -= take;
+	w->last_id = l->line_id;
+	w->last_waiting = l->backordered > 0;
 	event_add("line_allocated", l->sku, l->order_ref, l->line_id, 0, take);
 	return w->remaining > 0;
+}
+
+/* The oldest line of an item after line_id that still has waiting units, 0: none. */
+static int64
+next_waiting(const char *sku, int64 after)
+{
+	static SPIPlanPtr plan = NULL;
+	Datum		args[2];
+
+	args[0] = CStringGetTextDatum(sku);
+	args[1] = Int64GetDatum(after);
+	bo_run(bo_prepare(&plan,
+					  "SELECT line_id FROM backorder.order_line"
+					  " WHERE sku OPERATOR(pg_catalog.=) $1 AND line_id OPERATOR(pg_catalog.>) $2"
+					  "   AND backordered_qty OPERATOR(pg_catalog.>) 0"
+					  " ORDER BY line_id LIMIT 1",
+					  2, (Oid[]) {TEXTOID, INT8OID}),
+		   args, NULL, 1);
+	return SPI_processed > 0 ? bo_col_int8(0, 1, 0) : 0;
+}
+
+/* Attribute numbers of the order_line columns a fill reads and writes. */
+typedef struct LineCols
+{
+	int			line_id,
+				order_ref,
+				sku,
+				allocated,
+				backordered,
+				status,
+				allocated_at;
+} LineCols;
+
+/*
+ * queue_fill without the executor: walk order_line_sku_idx from the queue head, update
+ * each filled line in place (HOT while its page has room: no index covers what changes)
+ * and stop at the first line still waiting, the new head. Only this transaction, which
+ * holds the item locked, changes the item's lines. Returns false, having done nothing,
+ * when the executor is needed: a shop trigger on order_line updates, an index with an
+ * expression or a predicate, or a changed order_line_sku_idx.
+ */
+static bool
+fill_direct(StockEntry *e, WalkState *w, int64 units)
+{
+	Oid			nsp = get_namespace_oid("backorder", false);
+	Relation	rel = table_open(get_relname_relid("order_line", nsp), RowExclusiveLock);
+	List	   *indexes = RelationGetIndexList(rel);
+	Oid			idxoid = get_relname_relid("order_line_sku_idx", nsp);
+	Relation	idx;
+	LineCols	c;
+	ScanKeyData keys[2];
+	Snapshot	snap;
+	IndexScanDesc scan;
+	TupleTableSlot *slot;
+	BoIndexSet *ix;
+	MemoryContext linecxt,
+				old;
+	int64		waiting_after = e->backordered - units;
+	int64		head = 0;
+
+	c.line_id = bo_attnum(rel, "line_id");
+	c.order_ref = bo_attnum(rel, "order_ref");
+	c.sku = bo_attnum(rel, "sku");
+	c.allocated = bo_attnum(rel, "allocated_qty");
+	c.backordered = bo_attnum(rel, "backordered_qty");
+	c.status = bo_attnum(rel, "status");
+	c.allocated_at = bo_attnum(rel, "allocated_at");
+	if (!OidIsValid(idxoid) || !bo_direct_ok(rel, indexes, TRIGGER_TYPE_UPDATE))
+	{
+		table_close(rel, NoLock);
+		return false;
+	}
+	idx = index_open(idxoid, AccessShareLock);
+	if (idx->rd_index->indrelid != RelationGetRelid(rel) || idx->rd_index->indnkeyatts != 2 ||
+		idx->rd_index->indkey.values[0] != c.sku || idx->rd_index->indkey.values[1] != c.line_id ||
+		idx->rd_rel->relam != BTREE_AM_OID)
+	{
+		index_close(idx, AccessShareLock);
+		table_close(rel, NoLock);
+		return false;
+	}
+
+	/* this statement's own line changes so far are visible, the walk's own are not */
+	CommandCounterIncrement();
+	snap = RegisterSnapshot(GetLatestSnapshot());
+	ScanKeyEntryInitialize(&keys[0], 0, 1, BTEqualStrategyNumber, InvalidOid,
+						   idx->rd_indcollation[0], F_TEXTEQ, CStringGetTextDatum(e->sku));
+	ScanKeyEntryInitialize(&keys[1], 0, 2, BTGreaterEqualStrategyNumber, InvalidOid,
+						   InvalidOid, F_INT8GE, Int64GetDatum(e->queue_head));
+	scan = index_beginscan(rel, idx, snap, 2, 0);
+	index_rescan(scan, keys, 2, NULL, 0);
+	slot = table_slot_create(rel, NULL);
+	ix = bo_indexes_open(rel, indexes);
+	linecxt = AllocSetContextCreate(CurrentMemoryContext, "backorder fill line",
+									ALLOCSET_SMALL_SIZES);
+	old = MemoryContextSwitchTo(linecxt);
+	while (index_getnext_slot(scan, ForwardScanDirection, slot))
+	{
+		LineState	l;
+		bool		isnull;
+		HeapTuple	oldtup,
+					newtup;
+		bool		shouldfree;
+		int			cols[4];
+		Datum		values[4];
+		bool		nulls[4] = {false, false, false, false};
+
+		MemoryContextReset(linecxt);
+		l.backordered = DatumGetInt64(slot_getattr(slot, c.backordered, &isnull));
+		if (l.backordered == 0)
+			continue;			/* cancelled or filled ahead of the head: not waiting */
+		l.line_id = DatumGetInt64(slot_getattr(slot, c.line_id, &isnull));
+		if (w->remaining == 0)
+		{
+			head = l.line_id;	/* the first line still waiting */
+			break;
+		}
+		l.allocated = DatumGetInt64(slot_getattr(slot, c.allocated, &isnull));
+		/* a filled line holds allocated units, so shipped and cancelled do not decide its status */
+		l.shipped = l.cancelled = 0;
+		l.order_ref = TextDatumGetCString(slot_getattr(slot, c.order_ref, &isnull));
+		l.sku = e->sku;
+		fill_step(&l, w);
+
+		cols[0] = c.allocated;
+		values[0] = Int64GetDatum(l.allocated);
+		cols[1] = c.backordered;
+		values[1] = Int64GetDatum(l.backordered);
+		cols[2] = c.status;
+		values[2] = line_status_datum(rel, c.status, &l);
+		cols[3] = c.allocated_at;
+		values[3] = TimestampTzGetDatum(l.allocated_at);
+		nulls[3] = l.backordered > 0;
+		oldtup = ExecFetchSlotHeapTuple(slot, false, &shouldfree);
+		newtup = heap_modify_tuple_by_cols(oldtup, RelationGetDescr(rel), 4, cols, values, nulls);
+		simple_heap_update(rel, &slot->tts_tid, newtup);
+		if (!HeapTupleIsHeapOnly(newtup))
+			bo_indexes_insert(ix, newtup);
+		if (l.backordered > 0)
+		{
+			head = l.line_id;	/* filled partially: still the head */
+			break;
+		}
+		if (w->remaining == 0 && waiting_after == 0)
+			break;				/* nothing else waits */
+	}
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(linecxt);
+	bo_indexes_close(ix);
+	ExecDropSingleTupleTableSlot(slot);
+	index_endscan(scan);
+	UnregisterSnapshot(snap);
+	index_close(idx, AccessShareLock);
+	table_close(rel, NoLock);
+
+	if (w->remaining > 0 || (head == 0) != (waiting_after == 0))
+		elog(ERROR, "backorder: the waiting lines of item \"%s\" do not match its counters",
+			 e->sku);
+	e->queue_head = head;
+	CommandCounterIncrement();
+	return true;
 }
 
 /*
@@ -233,18 +408,28 @@ queue_fill(StockEntry *e)
 	static SPIPlanPtr plan = NULL;
 	int64		units = Min(e->backordered, e->on_hand - e->allocated);
 	WalkState	w;
+	Datum		keys[2];
 
 	if (units <= 0)
 		return 0;
 	w.remaining = units;
 	w.now = bo_now();
-	walk_lines(bo_prepare(&plan,
-						  "SELECT " LINE_COLS " FROM backorder.order_line"
-						  " WHERE sku OPERATOR(pg_catalog.=) $1"
-						  "   AND backordered_qty OPERATOR(pg_catalog.>) 0"
-						  " ORDER BY line_id",
-						  1, (Oid[]) {TEXTOID}),
-			   e->sku, fill_step, &w);
+	w.last_id = 0;
+	w.last_waiting = false;
+	if (!fill_direct(e, &w, units))
+	{
+		keys[0] = CStringGetTextDatum(e->sku);
+		keys[1] = Int64GetDatum(e->queue_head);
+		walk_lines(bo_prepare(&plan,
+							  "SELECT " LINE_COLS " FROM backorder.order_line"
+							  " WHERE sku OPERATOR(pg_catalog.=) $1 AND line_id OPERATOR(pg_catalog.>=) $2"
+							  "   AND backordered_qty OPERATOR(pg_catalog.>) 0"
+							  " ORDER BY line_id",
+							  2, (Oid[]) {TEXTOID, INT8OID}),
+				   keys, e->sku, fill_step, &w);
+		e->queue_head = e->backordered == units ? 0 :
+			w.last_waiting ? w.last_id : next_waiting(e->sku, w.last_id);
+	}
 	e->allocated += units;
 	e->backordered -= units;
 	po_mark(e);
@@ -263,6 +448,7 @@ take_step(LineState *l, void *arg)
 	l->backordered += take;
 	l->allocated_at_null = true;
 	w->remaining -= take;
+	w->last_id = l->line_id;
 	event_add("line_backordered", l->sku, l->order_ref, l->line_id, 0, take);
 	return w->remaining > 0;
 }
@@ -276,16 +462,21 @@ take_back(StockEntry *e, int64 units)
 {
 	static SPIPlanPtr plan = NULL;
 	WalkState	w;
+	Datum		key = CStringGetTextDatum(e->sku);
 
 	w.remaining = units;
 	w.now = bo_now();
+	w.last_id = 0;
 	walk_lines(bo_prepare(&plan,
 						  "SELECT " LINE_COLS " FROM backorder.order_line"
 						  " WHERE sku OPERATOR(pg_catalog.=) $1"
 						  "   AND allocated_qty OPERATOR(pg_catalog.>) 0"
 						  " ORDER BY line_id DESC",
 						  1, (Oid[]) {TEXTOID}),
-			   e->sku, take_step, &w);
+			   &key, e->sku, take_step, &w);
+	/* the lines keep their place: the oldest of them may now head the queue */
+	if (e->queue_head == 0 || w.last_id < e->queue_head)
+		e->queue_head = w.last_id;
 	e->allocated -= units;
 	e->backordered = bo_add(e->backordered, units);
 	po_mark(e);
@@ -466,6 +657,8 @@ bo_order_line_insert(PG_FUNCTION_ARGS)
 
 		memset(&l, 0, sizeof(l));
 		l.line_id = next_line_id();
+		if (back > 0 && e->queue_head == 0)
+			e->queue_head = l.line_id;	/* line ids grow: a new line waits last */
 		l.qty = qty;
 		l.allocated = alloc;
 		l.backordered = back;
@@ -646,6 +839,8 @@ bo_cancellation_insert(PG_FUNCTION_ARGS)
 		lines_apply(&l, 1);
 		e->backordered -= from_back;
 		e->allocated -= from_alloc;
+		if (from_back > 0 && l.backordered == 0 && e->queue_head == line_id)
+			e->queue_head = e->backordered == 0 ? 0 : next_waiting(e->sku, line_id);
 		if (from_back > 0)
 			po_mark(e);
 		stock_changed(e);

@@ -206,6 +206,8 @@ stock_lock(const char *sku)
 		e->allocated = DatumGetInt64(slot_getattr(slot, bo_attnum(rel, "allocated"), &isnull));
 		e->backordered = DatumGetInt64(slot_getattr(slot, bo_attnum(rel, "backordered"), &isnull));
 		e->incoming = DatumGetInt64(slot_getattr(slot, bo_attnum(rel, "incoming"), &isnull));
+		d = slot_getattr(slot, bo_attnum(rel, "queue_head"), &isnull);
+		e->queue_head = isnull ? 0 : DatumGetInt64(d);
 		e->policy = policy_from_label(enum_label(slot_getattr(slot, bo_attnum(rel, "policy"), &isnull)));
 		d = slot_getattr(slot, bo_attnum(rel, "backorder_limit"), &isnull);
 		e->has_limit = !isnull;
@@ -271,9 +273,9 @@ write_direct(Relation rel, List *indexes, StockEntry *e)
 	HeapTupleData old;
 	HeapTuple	newtup;
 	Buffer		buf;
-	int			cols[5];
-	Datum		values[5];
-	bool		nulls[5] = {false, false, false, false, false};
+	int			cols[6];
+	Datum		values[6];
+	bool		nulls[6] = {false, false, false, false, false, false};
 
 	old.t_self = e->tid;
 	if (!heap_fetch(rel, SnapshotAny, &old, &buf, false))
@@ -288,7 +290,10 @@ write_direct(Relation rel, List *indexes, StockEntry *e)
 	values[3] = Int64GetDatum(e->incoming);
 	cols[4] = bo_attnum(rel, "available");
 	values[4] = Int64GetDatum(e->on_hand - e->allocated - e->backordered);
-	newtup = heap_modify_tuple_by_cols(&old, desc, 5, cols, values, nulls);
+	cols[5] = bo_attnum(rel, "queue_head");
+	values[5] = Int64GetDatum(e->queue_head);
+	nulls[5] = e->queue_head == 0;
+	newtup = heap_modify_tuple_by_cols(&old, desc, 6, cols, values, nulls);
 	ReleaseBuffer(buf);
 	simple_heap_update(rel, &e->tid, newtup);
 	if (!HeapTupleIsHeapOnly(newtup))
@@ -302,19 +307,23 @@ static void
 write_spi(StockEntry *e)
 {
 	static SPIPlanPtr plan = NULL;
-	Datum		args[5];
+	Datum		args[6];
+	char		nulls[6] = "      ";
 
 	args[0] = CStringGetTextDatum(e->sku);
 	args[1] = Int64GetDatum(e->on_hand);
 	args[2] = Int64GetDatum(e->allocated);
 	args[3] = Int64GetDatum(e->backordered);
 	args[4] = Int64GetDatum(e->incoming);
+	args[5] = Int64GetDatum(e->queue_head);
+	if (e->queue_head == 0)
+		nulls[5] = 'n';
 	bo_run(bo_prepare(&plan,
 					  "UPDATE backorder.item SET on_hand = $2, allocated = $3,"
-					  "       backordered = $4, incoming = $5"
+					  "       backordered = $4, incoming = $5, queue_head = $6"
 					  " WHERE sku OPERATOR(pg_catalog.=) $1 RETURNING ctid",
-					  5, (Oid[]) {TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID}),
-		   args, NULL, 0);
+					  6, (Oid[]) {TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID}),
+		   args, nulls, 0);
 	if (SPI_processed != 1)
 		elog(ERROR, "backorder: item \"%s\" vanished while locked", e->sku);
 	e->tid = *(ItemPointer) DatumGetPointer(bo_col(0, 1, &(bool) {false}));

@@ -30,6 +30,10 @@ CREATE TABLE backorder.item (
     allocated       bigint NOT NULL DEFAULT 0,
     backordered     bigint NOT NULL DEFAULT 0,
     incoming        bigint NOT NULL DEFAULT 0,
+    -- line_id of the oldest line with waiting units (NULL: nothing waits). Receipts start
+    -- their walk of order_line_sku_idx here instead of reading a partial index: a partial
+    -- index on waiting lines would make every fill of a line a non-HOT update.
+    queue_head      bigint,
     available       bigint GENERATED ALWAYS AS
         (on_hand OPERATOR(pg_catalog.-) allocated OPERATOR(pg_catalog.-) backordered) STORED
 ) WITH (fillfactor = 50);
@@ -61,13 +65,14 @@ CREATE TABLE backorder.order_line (
     CONSTRAINT order_line_balance_check CHECK (qty OPERATOR(pg_catalog.=)
         (allocated_qty OPERATOR(pg_catalog.+) backordered_qty
          OPERATOR(pg_catalog.+) shipped_qty OPERATOR(pg_catalog.+) cancelled_qty))
-);
+-- every line is updated at least once more (filled, shipped, cancelled), and a receipt
+-- fills consecutive lines in one transaction: room for a second version of each row
+-- keeps those updates HOT (no index covers a quantity or the status)
+) WITH (fillfactor = 50);
 CREATE SEQUENCE backorder.order_line_line_id_seq OWNED BY backorder.order_line.line_id;
--- every line of an item, oldest first (history, newest-allocated walks)
+-- every line of an item, oldest first: history, newest-allocated walks, and the queue (the
+-- waiting lines of an item are the lines from item.queue_head on with backordered_qty > 0)
 CREATE INDEX order_line_sku_idx ON backorder.order_line (sku, line_id);
--- the queue: only waiting lines, so a receipt walks what it fills and no more
-CREATE INDEX order_line_queue_idx ON backorder.order_line (sku, line_id)
-    WHERE backordered_qty OPERATOR(pg_catalog.>) 0;
 CREATE INDEX order_line_order_ref_idx ON backorder.order_line (order_ref);
 
 CREATE TABLE backorder.purchase_order (
@@ -149,7 +154,9 @@ CREATE TABLE backorder.event (
     po_id     bigint,
     qty       bigint
 );
-CREATE INDEX event_at_idx ON backorder.event (at);
+-- for purge_events(older_than): events arrive in time order, so a BRIN summary of each
+-- range of pages is enough, and it costs an event insert next to nothing
+CREATE INDEX event_at_idx ON backorder.event USING brin (at);
 
 -- pg_dump keeps the data of every table (the extension owns the tables, not their rows).
 SELECT pg_catalog.pg_extension_config_dump('backorder.supplier', '');

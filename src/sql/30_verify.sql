@@ -66,6 +66,11 @@ BEGIN ATOMIC
       FROM backorder.item i LEFT JOIN lines s ON s.sku = i.sku
      WHERE i.allocated <> coalesce(s.allocated, 0) OR i.backordered <> coalesce(s.backordered, 0)
     UNION ALL
+    SELECT 'queue head', i.sku, i.queue_head,
+           format('queue_head %s, oldest waiting line %s', i.queue_head, s.first_waiting)
+      FROM backorder.item i LEFT JOIN lines s ON s.sku = i.sku
+     WHERE i.queue_head IS DISTINCT FROM s.first_waiting
+    UNION ALL
     SELECT 'on hand', i.sku, NULL,
            format('on_hand %s, receipts + adjustments - shipments = %s', i.on_hand, coalesce(f.units, 0))
       FROM backorder.item i LEFT JOIN flows f ON f.sku = i.sku

@@ -11,8 +11,9 @@
 -- now() otherwise: the same clock the engine writes placed_at, issued_at, ... with. So a
 -- test, replay or simulation that moves backorder.clock moves the reports with it.
 --
--- No index is added. open_backorders and simulate_receipt walk order_line_queue_idx
--- (sku, line_id) WHERE backordered_qty > 0; supply lookups use purchase_order_line_sku_idx
+-- No index is added. open_backorders, eta and simulate_receipt walk an item's queue
+-- through order_line_sku_idx (sku, line_id) from item.queue_head on, reading the waiting
+-- lines and the few cancelled ones between them; supply lookups use purchase_order_line_sku_idx
 -- and the primary keys. ready_to_ship and backorder_rate read order_line sequentially:
 -- an index for them (on allocated lines, or on placed_at) would cost every order insert
 -- an extra index write, and the partial one would also turn every shipment's line update
@@ -96,6 +97,8 @@ BEGIN ATOMIC
                        AND s.units_upto >= (SELECT pg_catalog.sum(q.backordered_qty)
                                               FROM backorder.order_line q
                                              WHERE q.sku = l.sku AND q.backordered_qty > 0
+                                               AND q.line_id >= (SELECT i.queue_head FROM backorder.item i
+                                                                  WHERE i.sku = l.sku)
                                                AND q.line_id <= l.line_id)
                      ORDER BY s.units_upto
                      LIMIT 1)
@@ -208,6 +211,8 @@ BEGIN ATOMIC
                        - l.backordered_qty AS before
               FROM backorder.order_line l
              WHERE l.sku = simulate_receipt.sku AND l.backordered_qty > 0
+               AND l.line_id >= (SELECT i.queue_head FROM backorder.item i
+                                  WHERE i.sku = simulate_receipt.sku)
              ORDER BY l.line_id
              -- each line takes at least one unit: the walk never reads more lines than units
              LIMIT (SELECT COALESCE(pg_catalog.max(u.units), 0) FROM u)) w, u
@@ -239,8 +244,8 @@ COMMENT ON VIEW backorder.stock_status IS
 -- Set-based ETAs: the running total of waiting units per sku (queue order) is matched
 -- against the running total of supply per sku. Every window is partitioned by sku, so a
 -- "WHERE sku = ..." on the view is pushed into both sides and walks one item's queue
--- through order_line_queue_idx; without it the queue index is read in (sku, line_id)
--- order and nothing needs sorting.
+-- through order_line_sku_idx from its queue_head; without it every item's queue is walked
+-- that way, in (sku, line_id) order.
 CREATE VIEW backorder.open_backorders AS
 SELECT q.line_id, q.order_ref, q.sku, q.qty, q.waiting, q.placed_at,
        backorder.engine_now() - q.placed_at AS age,
@@ -249,7 +254,8 @@ SELECT q.line_id, q.order_ref, q.sku, q.qty, q.waiting, q.placed_at,
   FROM (SELECT l.line_id, l.order_ref, l.sku, l.qty, l.backordered_qty AS waiting, l.placed_at,
                (pg_catalog.sum(l.backordered_qty) OVER (PARTITION BY l.sku ORDER BY l.line_id
                                                         ROWS UNBOUNDED PRECEDING))::bigint AS units_upto
-          FROM backorder.order_line l
+          FROM backorder.item i
+          JOIN backorder.order_line l ON l.sku = i.sku AND l.line_id >= i.queue_head
          WHERE l.backordered_qty > 0) q
   LEFT JOIN backorder.supply_schedule(backorder.engine_now()) s
          ON s.sku = q.sku AND q.units_upto > s.units_before AND q.units_upto <= s.units_upto;

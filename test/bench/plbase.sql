@@ -1,6 +1,9 @@
 -- plbase: the baseline to beat, a straightforward PL/pgSQL version of the engine's rules for
 -- order lines and receipts (row triggers; one SELECT ... FOR UPDATE of the item per row).
--- Like the engine it writes an event row and a NOTIFY per event.
+-- Like the engine it writes an event row and a NOTIFY per event. Its queue is the obvious
+-- partial index on waiting lines (the engine keeps item.queue_head instead, which plbase
+-- leaves unused); schema_diff.sql expects exactly that difference.
+CREATE INDEX order_line_queue_idx ON plbase.order_line (sku, line_id) WHERE backordered_qty > 0;
 
 CREATE FUNCTION plbase.order_line_insert() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE

@@ -6,7 +6,7 @@
 -- Every scenario ends with backorder.verify() being empty.
 -- psql settings, BEGIN (this file ends with ROLLBACK), SET CONSTRAINTS ALL IMMEDIATE, pg_temp.ln/it/lid
 \ir helpers.psql
-SELECT plan(139);
+SELECT plan(158);
 SET backorder.clock = '2026-01-05 10:00+00';
 
 -- helpers of this file (ln, it and lid come from helpers.psql) -------------------------
@@ -375,6 +375,71 @@ SELECT is(pg_temp.ln('tr4'), 'qty=4 alloc=3 back=1 ship=0 canc=0 partially_alloc
 DROP TRIGGER aa_pairs ON backorder.order_line;
 SELECT is(pg_temp.it('TR'), 'on_hand=8 alloc=8 back=1 incoming=0 avail=-1', 'TR: counters after the shop triggers');
 SELECT is_empty('SELECT * FROM backorder.verify()', 'verify() empty after the shop objects');
+
+-- 15. the queue head --------------------------------------------------------------------
+-- item.queue_head is the oldest waiting line; receipts start their walk there. It moves on
+-- fills, on cancellations of the head line, and back when an adjustment takes units back.
+CREATE FUNCTION pg_temp.head(s text) RETURNS text LANGUAGE sql AS $$
+    SELECT coalesce((SELECT order_ref FROM backorder.order_line WHERE line_id = i.queue_head), 'none')
+      FROM backorder.item i WHERE i.sku = s $$;
+INSERT INTO backorder.item (sku) VALUES ('QH');
+SELECT is(pg_temp.head('QH'), 'none', 'QH: a new item has no queue head');
+INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('qh1', 'QH', 2), ('qh2', 'QH', 3), ('qh3', 'QH', 1), ('qh4', 'QH', 2);
+SELECT is(pg_temp.head('QH'), 'qh1', 'QH: the first waiting line heads the queue');
+INSERT INTO backorder.cancellation (line_id) VALUES (pg_temp.lid('qh1'));
+SELECT is(pg_temp.head('QH'), 'qh2', 'QH: cancelling the head line moves the head to the next waiting line');
+INSERT INTO backorder.cancellation (line_id) VALUES (pg_temp.lid('qh3'));
+SELECT is(pg_temp.head('QH'), 'qh2', 'QH: cancelling a line behind the head leaves the head');
+INSERT INTO backorder.receipt (sku, qty) VALUES ('QH', 4);
+SELECT is(pg_temp.ln('qh2') || ' | ' || pg_temp.ln('qh4'),
+          'qty=3 alloc=3 back=0 ship=0 canc=0 allocated | qty=2 alloc=1 back=1 ship=0 canc=0 partially_allocated',
+          'QH: a receipt of 4 fills qh2, skips the cancelled qh3, fills qh4 partially');
+SELECT is(pg_temp.head('QH'), 'qh4', 'QH: the partially filled line is the new head');
+INSERT INTO backorder.adjustment (sku, delta) VALUES ('QH', -3);
+SELECT is(pg_temp.ln('qh2') || ' | ' || pg_temp.ln('qh4'),
+          'qty=3 alloc=1 back=2 ship=0 canc=0 partially_allocated | qty=2 alloc=0 back=2 ship=0 canc=0 backordered',
+          'QH: a loss of 3 takes 1 back from qh4 and 2 from qh2, newest first');
+SELECT is(pg_temp.head('QH'), 'qh2', 'QH: a line that waits again heads the queue from its own place');
+INSERT INTO backorder.receipt (sku, qty) VALUES ('QH', 2);
+SELECT is(pg_temp.head('QH'), 'qh4', 'QH: qh2 filled, qh4 heads');
+INSERT INTO backorder.receipt (sku, qty) VALUES ('QH', 3);
+SELECT is(pg_temp.head('QH') || ' ' || pg_temp.it('QH'), 'none on_hand=6 alloc=5 back=0 incoming=0 avail=1',
+          'QH: the queue is empty after the last waiting line is filled; 1 unit stays free');
+INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('qh5', 'QH', 1), ('qh6', 'QH', 2);
+SELECT is(pg_temp.head('QH'), 'qh6', 'QH: the first line that waits after free stock ran out heads the queue');
+SELECT throws_ok($$UPDATE backorder.item SET queue_head = 1 WHERE sku = 'QH'$$, '428C9',
+                 'column "queue_head" of table "item" is maintained by backorder',
+                 'QH: clients cannot move the queue head');
+SELECT throws_ok($$INSERT INTO backorder.item (sku, queue_head) VALUES ('QH2', 0)$$, '428C9',
+                 'column "queue_head" of table "item" is maintained by backorder',
+                 'QH: a new item cannot come with a queue head');
+SELECT is_empty('SELECT * FROM backorder.verify()', 'verify() empty after the queue-head moves');
+
+-- the same walk through the executor: a shop trigger on order_line updates must see every
+-- filled line, and a shop partial index must get its entries
+CREATE TABLE public.line_audit (line_id bigint, status text);
+CREATE FUNCTION public.line_audit() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO public.line_audit VALUES (NEW.line_id, NEW.status);
+    RETURN NEW;
+END $$;
+CREATE TRIGGER shop_line_audit AFTER UPDATE ON backorder.order_line FOR EACH ROW EXECUTE FUNCTION public.line_audit();
+INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('qh7', 'QH', 1), ('qh8', 'QH', 3);
+INSERT INTO backorder.receipt (sku, qty) VALUES ('QH', 4);
+SELECT results_eq($$SELECT status FROM public.line_audit ORDER BY line_id$$,
+                  $$VALUES ('allocated'), ('allocated'), ('partially_allocated')$$,
+                  'QH: a shop AFTER UPDATE trigger sees each line the receipt filled (qh6, qh7, qh8)');
+SELECT is(pg_temp.head('QH'), 'qh8', 'QH: the executor walk leaves the head at the partially filled line');
+DROP TRIGGER shop_line_audit ON backorder.order_line;
+CREATE INDEX line_waiting_idx ON backorder.order_line (line_id) WHERE backordered_qty > 0;
+INSERT INTO backorder.receipt (sku, qty) VALUES ('QH', 2);
+SET LOCAL enable_seqscan = off;
+SELECT is((SELECT count(*) FROM backorder.order_line WHERE backordered_qty > 0 AND sku = 'QH'), 0::bigint,
+          'QH: a shop partial index on waiting lines is kept right by the fill');
+RESET enable_seqscan;
+DROP INDEX backorder.line_waiting_idx;
+SELECT is(pg_temp.head('QH'), 'none', 'QH: the last waiting line filled, no head');
+SELECT is_empty('SELECT * FROM backorder.verify()', 'verify() empty after the executor walks');
 
 SELECT * FROM finish();
 ROLLBACK;
