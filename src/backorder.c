@@ -57,6 +57,9 @@ static void bo_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 
 void		_PG_init(void);
 
+/* backorder.notify */
+bool		bo_notify = true;
+
 /* Define settings and register the transaction callbacks. */
 void
 _PG_init(void)
@@ -69,7 +72,16 @@ _PG_init(void)
 							   PGC_USERSET,
 							   0,
 							   NULL, NULL, NULL);
+	DefineCustomBoolVariable("backorder.notify",
+							 "Sends a NOTIFY on channel backorder_events for every event row, at commit.",
+							 "Event rows are always written. Every notifying transaction takes the cluster-wide lock of the NOTIFY queue at commit; a shop that reads backorder.event by polling can turn notifications off (per database or role).",
+							 &bo_notify,
+							 true,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
 	MarkGUCPrefixReserved("backorder");
+	notify_init();
 	RegisterXactCallback(bo_xact_callback, NULL);
 	RegisterSubXactCallback(bo_subxact_callback, NULL);
 }
@@ -528,11 +540,18 @@ bo_xact_callback(XactEvent event, void *arg)
 {
 	switch (event)
 	{
+		case XACT_EVENT_PRE_COMMIT:
+			notify_precommit();
+			break;
+		case XACT_EVENT_PRE_PREPARE:
+			notify_preprepare();
+			break;
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PARALLEL_COMMIT:
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
 		case XACT_EVENT_PREPARE:
+			notify_end(event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT);
 			stock_reset();
 			events_reset();
 			po_reset();
@@ -576,6 +595,7 @@ bo_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 			{
 				stock_subxact_abort(mySubid);
 				events_subxact_abort(mySubid);
+				notify_subxact_abort(mySubid);
 			}
 			break;
 		default:

@@ -77,6 +77,7 @@ typedef struct LineState
 } LineState;
 
 /* backorder.c: engine plumbing */
+extern bool bo_notify;			/* backorder.notify */
 extern TimestampTz bo_now(void);
 extern void bo_engine_enter(Oid owner);
 extern void bo_engine_leave(void);
@@ -138,6 +139,14 @@ extern void event_add(const char *kind, const char *sku, const char *order_ref,
 extern void events_flush(void);
 extern void events_reset(void);
 extern void events_subxact_abort(SubTransactionId subid);
+
+/* notify.c */
+extern void notify_init(void);
+extern void notify_event(int64 id);
+extern void notify_subxact_abort(SubTransactionId subid);
+extern void notify_precommit(void);
+extern void notify_preprepare(void);
+extern void notify_end(bool committed);
 
 /* purchase.c */
 extern void po_mark(StockEntry *e);

@@ -104,7 +104,7 @@ event_id_sequence(Relation rel, int attnum)
 
 /*
  * Insert the queued events straight into the heap and its indexes (no executor per
- * statement), and notify. Returns false, having done nothing, when a shop trigger on
+ * statement), and notify (unless backorder.notify is off). Returns false, having done nothing, when a shop trigger on
  * event inserts must see them: then the SPI path writes them.
  */
 static bool
@@ -151,7 +151,6 @@ events_write_direct(void)
 		PendingEvent *ev = &pending[i];
 		int64		id = nextval_internal(seq, false);
 		HeapTuple	tup;
-		char		payload[32];
 
 		memset(nulls, true, sizeof(bool) * desc->natts);
 		values[a_id - 1] = Int64GetDatum(id);
@@ -186,8 +185,8 @@ events_write_direct(void)
 		simple_heap_insert(rel, tup);
 		bo_indexes_insert(ix, tup);
 		heap_freetuple(tup);
-		snprintf(payload, sizeof(payload), INT64_FORMAT, id);
-		Async_Notify("backorder_events", payload);
+		if (bo_notify)
+			notify_event(id);
 	}
 	bo_indexes_close(ix);
 	table_close(rel, NoLock);
@@ -261,13 +260,8 @@ events_flush(void)
 					  7, (Oid[]) {TIMESTAMPTZOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
 					  INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID}),
 		   args, NULL, 0);
-	for (i = 0; i < SPI_processed; i++)
-	{
-		char		payload[32];
-
-		snprintf(payload, sizeof(payload), INT64_FORMAT, bo_col_int8(i, 1, 0));
-		Async_Notify("backorder_events", payload);
-	}
+	for (i = 0; bo_notify && i < SPI_processed; i++)
+		notify_event(bo_col_int8(i, 1, 0));
 }
 
 /* The transaction ended. */

@@ -328,9 +328,9 @@ fill_direct(StockEntry *e, WalkState *w, int64 units)
 	index_rescan(scan, keys, 2, NULL, 0);
 	slot = table_slot_create(rel, NULL);
 	ix = bo_indexes_open(rel, indexes);
+	/* per-line allocations; the index scan allocates in the caller's context */
 	linecxt = AllocSetContextCreate(CurrentMemoryContext, "backorder fill line",
 									ALLOCSET_SMALL_SIZES);
-	old = MemoryContextSwitchTo(linecxt);
 	while (index_getnext_slot(scan, ForwardScanDirection, slot))
 	{
 		LineState	l;
@@ -342,7 +342,6 @@ fill_direct(StockEntry *e, WalkState *w, int64 units)
 		Datum		values[4];
 		bool		nulls[4] = {false, false, false, false};
 
-		MemoryContextReset(linecxt);
 		l.backordered = DatumGetInt64(slot_getattr(slot, c.backordered, &isnull));
 		if (l.backordered == 0)
 			continue;			/* cancelled or filled ahead of the head: not waiting */
@@ -352,6 +351,7 @@ fill_direct(StockEntry *e, WalkState *w, int64 units)
 			head = l.line_id;	/* the first line still waiting */
 			break;
 		}
+		old = MemoryContextSwitchTo(linecxt);
 		l.allocated = DatumGetInt64(slot_getattr(slot, c.allocated, &isnull));
 		/* a filled line holds allocated units, so shipped and cancelled do not decide its status */
 		l.shipped = l.cancelled = 0;
@@ -373,6 +373,8 @@ fill_direct(StockEntry *e, WalkState *w, int64 units)
 		simple_heap_update(rel, &slot->tts_tid, newtup);
 		if (!HeapTupleIsHeapOnly(newtup))
 			bo_indexes_insert(ix, newtup);
+		MemoryContextSwitchTo(old);
+		MemoryContextReset(linecxt);
 		if (l.backordered > 0)
 		{
 			head = l.line_id;	/* filled partially: still the head */
@@ -381,7 +383,6 @@ fill_direct(StockEntry *e, WalkState *w, int64 units)
 		if (w->remaining == 0 && waiting_after == 0)
 			break;				/* nothing else waits */
 	}
-	MemoryContextSwitchTo(old);
 	MemoryContextDelete(linecxt);
 	bo_indexes_close(ix);
 	ExecDropSingleTupleTableSlot(slot);

@@ -98,9 +98,13 @@ pick_free_port() {
 # the command, then drops the cluster. -t keeps everything in a temporary directory even as
 # root, so a leftover or concurrent cluster never gets in the way. Extra server settings can
 # be passed as BACKORDER_PGOPTIONS="guc=value guc=value" (values without spaces); the port is
-# a free one picked at random, or BACKORDER_PGPORT.
+# a free one picked at random, or BACKORDER_PGPORT. backorder is in shared_preload_libraries,
+# as the README recommends (notifications sent by its worker), unless BACKORDER_PRELOAD=0.
 in_throwaway_cluster() {
     local opts=() o
+    if [ "${BACKORDER_PRELOAD:-1}" = 1 ]; then
+        opts+=(-o "shared_preload_libraries=backorder")
+    fi
     for o in ${BACKORDER_PGOPTIONS:-}; do
         opts+=(-o "$o")
     done

@@ -27,6 +27,7 @@
 #   BACKORDER_PGPORT        its port, instead of a free one picked at random
 #   BACKORDER_DESTDIR       install into this (absolute) staging directory instead of the system
 #                           and load the extension from there (Debian's extension_destdir)
+#   TAP_TESTS               a glob of the tap tests to run (default *: all), e.g. "00[15]_*"
 #   BACKORDER_KEEP_TMP=1    keep the temporary directory (logs, tap copy) and print its path
 set -uo pipefail
 
@@ -261,7 +262,7 @@ suite_client() {
 # that copy, so each test's clusters and logs land in its tmp_check/).
 suite_tap() {
     header "tap: prove, test/tap/*.pl (PostgreSQL::Test::Cluster, as user postgres)"
-    local files=("$BACKORDER_ROOT"/test/tap/*.pl)
+    local files=("$BACKORDER_ROOT"/test/tap/${TAP_TESTS:-*}.pl)
     if [ ${#files[@]} -eq 0 ]; then
         echo "no files in test/tap/: skipped"
         record tap 0 0

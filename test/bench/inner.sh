@@ -17,7 +17,7 @@ NBULK=${BENCH_BULK:-100000}    # lines of the bulk inserts and of the receipt's 
 TIMEOUT=${BENCH_TIMEOUT:-60}   # statement_timeout (s) of the bulk and receipt statements
 SCHEMA=${BENCH_SCHEMA:-$repo/src/sql/10_schema.sql}  # the tables, copied for plain and plbase
 VARIANTS=${BENCH_VARIANTS:-plain plbase backorder}
-WORKLOADS=${BENCH_WORKLOADS:-uniform hot8 hot32 bulk1 bulk1small bulkn receipt supplier_backorder supplier_stocked mixed_hot hot32_sync}
+WORKLOADS=${BENCH_WORKLOADS:-uniform hot8 hot32 bulk1 bulk1small bulkn receipt supplier_backorder supplier_stocked mixed_hot hot32_sync uniform_quiet hot32_quiet}
 
 log=$out/bench.log raw=$out/raw.txt
 : > "$log"; : > "$raw"
@@ -125,7 +125,7 @@ measure() {  # measure <workload> <variant>: runs one workload on one variant, r
     local w=$1 v=$2 val= val2= ceiling= items=$NSKU stock=5 sup=false
     if [ "$v" = backorder ] && [ $have_ext = 0 ]; then record "$w" "$v" n/a; return; fi
     case $w.$v in   # plain has no receipt logic, plain and plbase no purchase orders
-        receipt.plain | supplier_*.plain | supplier_*.plbase) record "$w" "$v" -; return ;;
+        receipt.plain | supplier_*.plain | supplier_*.plbase | *_quiet.plbase) record "$w" "$v" -; return ;;
     esac
     if [ -n "${capped[$w.$v]:-}" ]; then record "$w" "$v" timeout; return; fi
     case $w in
@@ -140,6 +140,8 @@ measure() {  # measure <workload> <variant>: runs one workload on one variant, r
         uniform | supplier_*) pgb "$v" 8 "$NSKU" ;;
         hot8)       pgb "$v" 8 1 ;;
         hot32)      pgb "$v" 32 1 ;;
+        uniform_quiet) PGOPTIONS='-c backorder.notify=off' pgb "$v" 8 "$NSKU" ;;
+        hot32_quiet)   PGOPTIONS='-c backorder.notify=off' pgb "$v" 32 1 ;;
         mixed_hot)  mixed "$v" ;;
         hot32_sync) export PGOPTIONS='-c synchronous_commit=on'
                     pgb "$v" 32 1

@@ -18,7 +18,9 @@ INSERT INTO workload VALUES
     (11, 'mixed_hot',          '7a one hot SKU, 8 clients ordering (tps)', 'tps', NULL),
     (12, 'mixed_hot_receipts', '7b   while 1 client receives (tps)', 'tps', NULL),
     (13, 'hot32_sync',         '8a one hot SKU, 32 clients, sync commit (tps)', 'tps', NULL),
-    (14, 'hot32_sync_ceiling', '8b   ceiling: bare 1-row UPDATE (tps)', 'tps', NULL);
+    (14, 'hot32_sync_ceiling', '8b   ceiling: bare 1-row UPDATE (tps)', 'tps', NULL),
+    (15, 'uniform_quiet',      '9a as 1, backorder.notify = off (tps)', 'tps', NULL),
+    (16, 'hot32_quiet',        '9b as 3, backorder.notify = off (tps)', 'tps', NULL);
 
 CREATE FUNCTION pg_temp.fmt(x float8, unit text, cap float8) RETURNS text LANGUAGE sql AS $$
     SELECT CASE WHEN x = 'Infinity' AND unit = 'ms' THEN '>' || cap / 1000 || ' s'

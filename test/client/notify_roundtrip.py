@@ -9,12 +9,21 @@ Connection A listens on channel backorder_events; connection B works:
   3. B receives the missing units: A hears line_allocated for the waiting line with the
      quantity that the receipt gave it.
   4. B places an order and rolls back: A hears nothing of it.
+  5. With backorder.notify off (B's session; the setting is superuser-only), B's committed
+     order is written to backorder.event but A hears nothing; back on, A hears again.
+  6. Two big orders of 5,000 and 20,000 lines (one transaction each): every event_id is heard
+     exactly once. With backorder preloaded, the first goes through the notifier worker and the
+     second, larger than its ring (16,384), is notified by the committing backend itself.
+  Throughout: with backorder preloaded the notifications of small transactions come from the
+  notifier worker, without it from the committing backend.
 verify() is empty at the end.
 
 The connection comes from the libpq environment (PGHOST, PGPORT, PGUSER, PGDATABASE, ...).
 SKUs and order refs are unique per run, so this can run on a shared database; it deletes
-nothing (the ledger is append-only). Only notifications sent by B's backend are considered,
-so other activity in the database does not disturb it.
+nothing (the ledger is append-only). Only notifications whose event rows name this run's sku are
+considered, so other activity in the database does not disturb it. Notifications come from
+B's backend or, when backorder is in shared_preload_libraries, from the database's
+"backorder notifier" worker: the checks are the same.
 
 Exit status 0 when every check passed, 1 otherwise (each failure is printed).
 """
@@ -43,16 +52,22 @@ def connect():
     return conn
 
 
-def collect(listener, from_pid, seconds, stop=None):
-    """Notifications on the listener sent by backend from_pid, for up to `seconds`
-    (less when stop(list_so_far) becomes true)."""
+def collect(listener, reader, sku, seconds, stop=None):
+    """Notifications on the channel whose event rows belong to `sku`, for up to `seconds`
+    (less when stop(list_so_far) becomes true). A notification is sent by the committing
+    backend itself or, when backorder is preloaded, by the "backorder notifier" worker of
+    the database, so they are told apart by what their event rows say, not by sender pid."""
     got = []
     deadline = time.monotonic() + seconds
     while True:
         listener.poll()
+        fresh = []
         while listener.notifies:
             n = listener.notifies.pop(0)
-            if n.pid == from_pid and n.channel == CHANNEL:
+            if n.channel == CHANNEL:
+                fresh.append(n)
+        for n, r in zip(fresh, event_rows(reader, fresh)):
+            if r is None or r["sku"] == sku:   # None: a payload naming no row is kept (a failure)
                 got.append(n)
         if stop is not None and stop(got):
             return got
@@ -83,6 +98,21 @@ def event_rows(reader, notifies):
     return rows
 
 
+def collect_ids(listener, count, seconds):
+    """(payload ids, sender pids) of up to `count` notifications, for up to `seconds`."""
+    ids, pids = [], set()
+    deadline = time.monotonic() + seconds
+    while len(ids) < count and time.monotonic() < deadline:
+        listener.poll()
+        while listener.notifies:
+            n = listener.notifies.pop(0)
+            if n.channel == CHANNEL and n.payload.isdigit():
+                ids.append(int(n.payload))
+                pids.add(n.pid)
+        select.select([listener], [], [], 0.2)
+    return ids, pids
+
+
 def main():
     run = uuid.uuid4().hex[:12]
     sku = "notify-%s" % run
@@ -97,13 +127,25 @@ def main():
     reader.autocommit = True
     worker = connect()  # B: explicit transactions, committed or rolled back by hand
     bpid = worker.get_backend_pid()
+    with reader.cursor() as cur:
+        cur.execute("SELECT 'backorder' = ANY (string_to_array(current_setting('shared_preload_libraries'), ','))")
+        preloaded = cur.fetchone()[0]
+    print("# backorder %s preloaded: notifications come from %s"
+          % ("is" if preloaded else "is not", "the notifier worker" if preloaded else "the committing backend"))
+
+    def from_expected_sender(notifies, what):
+        pids = {n.pid for n in notifies}
+        if preloaded:
+            check(bpid not in pids, what + ": sent by the notifier worker", repr(pids))
+        else:
+            check(pids <= {bpid}, what + ": sent by the committing backend", repr(pids))
 
     # The item and 2 units of stock, committed; the stock_received notification is drained.
     with worker.cursor() as cur:
         cur.execute("INSERT INTO backorder.item (sku) VALUES (%s)", (sku,))
         cur.execute("INSERT INTO backorder.receipt (sku, qty) VALUES (%s, 2)", (sku,))
     worker.commit()
-    setup = collect(listener, bpid, 5, stop=lambda got: len(got) >= 1)
+    setup = collect(listener, reader, sku, 5, stop=lambda got: len(got) >= 1)
     setup_rows = event_rows(reader, setup)
     check([r and r["kind"] for r in setup_rows] == ["stock_received"],
           "the receipt is heard as stock_received",
@@ -120,7 +162,7 @@ def main():
     check((alloc, back, status) == (2, 3, "partially_allocated"),
           "the order allocates 2 and backorders 3",
           repr((alloc, back, status)))
-    early = collect(listener, bpid, 1.0)
+    early = collect(listener, reader, sku, 1.0)
     check(early == [], "nothing is heard while the transaction is open",
           repr([n.payload for n in early]))
     worker.commit()
@@ -131,8 +173,9 @@ def main():
                        for r in event_rows(reader, got))
         return stop
 
-    heard = collect(listener, bpid, 10, stop=has_kind("line_backordered", line_id))
+    heard = collect(listener, reader, sku, 10, stop=has_kind("line_backordered", line_id))
     rows = event_rows(reader, heard)
+    from_expected_sender(heard, "the order's notifications")
     check(all(n.payload.isdigit() for n in heard), "every payload is an event_id",
           repr([n.payload for n in heard]))
     check(None not in rows, "every payload names an existing event row", repr(rows))
@@ -158,7 +201,7 @@ def main():
         (receipt_alloc,) = cur.fetchone()
     check(receipt_alloc == 3, "the receipt allocates 3 units", repr(receipt_alloc))
     worker.commit()
-    heard = collect(listener, bpid, 10, stop=has_kind("line_allocated", line_id))
+    heard = collect(listener, reader, sku, 10, stop=has_kind("line_allocated", line_id))
     rows = event_rows(reader, heard)
     allocated = [r for r in rows if r and r["kind"] == "line_allocated"]
     check([(r["line_id"], r["qty"], r["order_ref"]) for r in allocated] == [(line_id, 3, ref1)],
@@ -177,7 +220,7 @@ def main():
             (ref_rb, sku),
         )
     worker.rollback()
-    heard = collect(listener, bpid, 1.5)
+    heard = collect(listener, reader, sku, 1.5)
     check(heard == [], "a rolled-back order sends no notification",
           repr([n.payload for n in heard]))
     with reader.cursor() as cur:
@@ -185,6 +228,67 @@ def main():
         check(cur.fetchone()[0] == 0, "and leaves no event row")
         cur.execute("SELECT count(*) FROM backorder.order_line WHERE order_ref = %s", (ref_rb,))
         check(cur.fetchone()[0] == 0, "and no order line")
+
+    # 5: backorder.notify = off: the event rows are written, no notification is sent.
+    ref_quiet = "notify-quiet-%s" % run
+    ref_loud = "notify-loud-%s" % run
+    with worker.cursor() as cur:
+        cur.execute("SET backorder.notify = off")
+        cur.execute(
+            "INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES (%s, %s, 3)",
+            (ref_quiet, sku),
+        )
+    worker.commit()
+    heard = collect(listener, reader, sku, 1.5)
+    check(heard == [], "with backorder.notify off a committed order sends no notification",
+          repr([n.payload for n in heard]))
+    with worker.cursor() as cur:
+        cur.execute("RESET backorder.notify")
+        cur.execute(
+            "INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES (%s, %s, 1)"
+            " RETURNING line_id",
+            (ref_loud, sku),
+        )
+        (loud_line,) = cur.fetchone()
+    worker.commit()
+    heard = collect(listener, reader, sku, 10, stop=has_kind("line_backordered", loud_line))
+    check([r["order_ref"] for r in event_rows(reader, heard) if r] == [ref_loud],
+          "with backorder.notify back on, the next order is heard (and only it)",
+          repr(event_rows(reader, heard)))
+    with reader.cursor() as cur:
+        cur.execute("SELECT kind, qty FROM backorder.event WHERE order_ref = %s ORDER BY event_id",
+                    (ref_quiet,))
+        check(cur.fetchall() == [("line_allocated", 1), ("line_backordered", 2)],
+              "but its event rows are written (1 unit allocated, 2 backordered)")
+
+    # 6: big transactions: every event heard once, through the worker's ring or around it.
+    for lines in (5000, 20000):
+        ref_big = "notify-big%d-%s" % (lines, run)
+        listener.poll()
+        del listener.notifies[:]
+        with worker.cursor() as cur:
+            cur.execute(
+                "INSERT INTO backorder.order_line (order_ref, sku, qty)"
+                " SELECT %s, %s, 1 FROM generate_series(1, %s)",
+                (ref_big, sku, lines),
+            )
+        worker.commit()
+        with reader.cursor() as cur:
+            cur.execute("SELECT event_id FROM backorder.event WHERE order_ref = %s ORDER BY event_id",
+                        (ref_big,))
+            want = [r[0] for r in cur.fetchall()]
+        ids, pids = collect_ids(listener, len(want), 60)
+        check(len(want) == lines, "%d lines, %d events written" % (lines, lines), repr(len(want)))
+        check(sorted(ids) == want, "every event of the %d-line order is heard exactly once" % lines,
+              "heard %d, %d distinct, want %d" % (len(ids), len(set(ids)), len(want)))
+        if preloaded and lines > 16384:
+            check(pids == {bpid}, "a transaction larger than the ring notifies by itself", repr(pids))
+        elif preloaded:
+            check(bpid not in pids, "the %d events went through the notifier worker" % lines, repr(pids))
+        else:
+            check(pids == {bpid}, "the committing backend sent them", repr(pids))
+
+    with reader.cursor() as cur:
         cur.execute("SELECT * FROM backorder.verify()")
         bad = cur.fetchall()
         check(bad == [], "verify() is empty", repr(bad[:10]))

@@ -33,7 +33,7 @@
 -- control at the end shows the traps do fire for unqualified calls.
 -- psql settings, BEGIN (this file ends with ROLLBACK), SET CONSTRAINTS ALL IMMEDIATE, pg_temp.ln/it/lid
 \ir helpers.psql
-SELECT plan(83);
+SELECT plan(84);
 SET backorder.clock = '2026-03-01 08:00+00';
 
 -- roles (CREATE ROLE is transactional: nothing survives the ROLLBACK) --------------------
@@ -231,6 +231,8 @@ DELETE FROM public.evil_log;
 -- 2. bo_app: everything an application does is processed correctly -----------------------
 SET ROLE bo_app;
 SELECT is(current_user::text, 'bo_app', 'now acting as bo_app');
+SELECT throws_ok('SET backorder.notify = off', '42501', NULL,
+                 'bo_app cannot turn notifications off (backorder.notify is for superusers: ALTER DATABASE/ROLE ... SET)');
 INSERT INTO backorder.supplier (supplier_id, name, lead_time, po_min_qty) VALUES ('asup', 'App Supplier', '3 days', 1);
 INSERT INTO backorder.item (sku, supplier_id, pack_size) VALUES ('R1', NULL, 1), ('R2', 'asup', 4);
 INSERT INTO backorder.receipt (sku, qty) VALUES ('R1', 6);

@@ -39,8 +39,9 @@ $node->init;
 # pg_cron runs each job through a libpq connection to cron.host; the test server listens
 # on a Unix socket only, so point cron.host at the socket directory.
 my $host = $node->host;
+# backorder is preloaded too (its notifier next to pg_cron's scheduler)
 $node->append_conf('postgresql.conf', qq(
-shared_preload_libraries = 'pg_cron'
+shared_preload_libraries = 'pg_cron,backorder'
 cron.database_name = 'postgres'
 cron.host = '$host'
 ));

@@ -53,6 +53,7 @@ my $node = PostgreSQL::Test::Cluster->new('soak');
 $node->init;
 $node->append_conf(
 	'postgresql.conf', qq{
+shared_preload_libraries = 'backorder'
 max_connections = 64
 synchronous_commit = off
 shared_buffers = 256MB

@@ -1,0 +1,453 @@
+/*
+ * notify.c
+ *    NOTIFY after commit, sent by a background worker.
+ *
+ * A transaction that notifies takes the cluster-wide lock of the NOTIFY queue while it
+ * commits, so one order per transaction, each with its own NOTIFY, serialises every
+ * ordering session there. When backorder is in shared_preload_libraries, a committing
+ * transaction instead hands the event ids it would have notified to a ring in shared
+ * memory (one ring per database) and a background worker connected to that database,
+ * "backorder notifier", sends them: one NOTIFY per event, as before, on channel
+ * backorder_events with the event_id as payload, but many events per transaction of its
+ * own. Listeners hear an event only after the transaction that wrote it committed (the ids
+ * are published in the commit callback, after the commit is visible) and never hear of a
+ * rolled-back one.
+ *
+ * The worker starts on demand and exits after a second without work (so it never keeps a
+ * DROP DATABASE waiting for long). When the library is not preloaded, when the ring is
+ * full, when every ring serves another database or when no worker can be started, the
+ * transaction sends its notifications itself, the ordinary way.
+ *
+ * Like every NOTIFY, delivery is not durable: notifications handed to the worker are lost
+ * if the server stops before it sent them. The event rows are the record; a listener that
+ * reconnects reads backorder.event from the last event_id it saw.
+ */
+#include "backorder.h"
+
+#include "access/parallel.h"
+#include "access/xact.h"
+#include "commands/async.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/proc.h"
+#include "storage/shmem.h"
+#include "storage/spin.h"
+#include "tcop/tcopprot.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#define NOTIFY_DBS		8		/* databases served by workers at the same time */
+#define NOTIFY_RING		16384	/* event ids per database ring */
+#define NOTIFY_BATCH	4096	/* event ids per worker transaction */
+#define WORKER_IDLE_MS	1000	/* a worker without work exits after this long */
+#define START_STALE_MS	10000	/* a registered worker that never attached is given up */
+
+/* states of a ring position */
+#define POS_EMPTY	0			/* free, or reserved and not yet published */
+#define POS_READY	1			/* committed: to be notified */
+#define POS_VOID	2			/* its transaction aborted: to be skipped */
+
+typedef struct NotifyRing
+{
+	Oid			dboid;			/* the database served, InvalidOid: unused */
+	pid_t		worker_pid;		/* the attached worker, 0: none */
+	bool		starting;		/* a worker was registered and has not attached yet */
+	TimestampTz start_requested;
+	Latch	   *latch;			/* the attached worker's latch */
+	uint64		head;			/* next position to reserve */
+	uint64		tail;			/* next position the worker reads */
+	int64		ids[NOTIFY_RING];
+	uint8		state[NOTIFY_RING];
+} NotifyRing;
+
+typedef struct NotifyShared
+{
+	slock_t		mutex;			/* guards dboid, worker_pid, starting, latch, head, tail */
+	NotifyRing	rings[NOTIFY_DBS];
+} NotifyShared;
+
+static NotifyShared *shared = NULL;
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+
+/* this transaction's ids, with the subtransaction that wrote each */
+typedef struct PendingId
+{
+	int64		id;
+	SubTransactionId subid;
+} PendingId;
+
+static PendingId *pending = NULL;
+static int	npending = 0;
+static int	maxpending = 0;
+
+/* the positions reserved at pre-commit, published at commit */
+static NotifyRing *reserved_ring = NULL;
+static uint64 reserved_start = 0;
+static int	reserved_n = 0;
+
+PGDLLEXPORT void bo_notifier_main(Datum arg);
+static void reservation_end(bool committed);
+
+static void
+notify_shmem_request(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	RequestAddinShmemSpace(MAXALIGN(sizeof(NotifyShared)));
+}
+
+static void
+notify_shmem_startup(void)
+{
+	bool		found;
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	shared = ShmemInitStruct("backorder notifier", sizeof(NotifyShared), &found);
+	if (!found)
+	{
+		memset(shared, 0, sizeof(NotifyShared));
+		SpinLockInit(&shared->mutex);
+	}
+	LWLockRelease(AddinShmemInitLock);
+}
+
+/* Called by _PG_init: set up the shared memory when preloaded. */
+void
+notify_init(void)
+{
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = notify_shmem_request;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = notify_shmem_startup;
+}
+
+/* Notify event id at commit: through the worker when it can, else directly. */
+void
+notify_event(int64 id)
+{
+	char		payload[32];
+
+	if (shared != NULL && OidIsValid(MyDatabaseId) && !IsParallelWorker())
+	{
+		if (npending == maxpending)
+		{
+			maxpending = maxpending ? maxpending * 2 : 64;
+			pending = pending
+				? repalloc_huge(pending, sizeof(PendingId) * maxpending)
+				: MemoryContextAlloc(TopTransactionContext, sizeof(PendingId) * maxpending);
+		}
+		pending[npending].id = id;
+		pending[npending].subid = GetCurrentSubTransactionId();
+		npending++;
+		return;
+	}
+	snprintf(payload, sizeof(payload), INT64_FORMAT, id);
+	Async_Notify("backorder_events", payload);
+}
+
+/* Drop the ids of a rolled-back subtransaction (or its children). */
+void
+notify_subxact_abort(SubTransactionId subid)
+{
+	int			i,
+				kept = 0;
+
+	for (i = 0; i < npending; i++)
+		if (pending[i].subid < subid)
+			pending[kept++] = pending[i];
+	npending = kept;
+}
+
+/* The transaction notifies its pending ids itself (still before its commit). */
+static void
+notify_directly(void)
+{
+	int			i;
+
+	for (i = 0; i < npending; i++)
+	{
+		char		payload[32];
+
+		snprintf(payload, sizeof(payload), INT64_FORMAT, pending[i].id);
+		Async_Notify("backorder_events", payload);
+	}
+	npending = 0;
+}
+
+/* Register a worker for ring r; false when none can be started. */
+static bool
+start_worker(int r)
+{
+	BackgroundWorker w;
+
+	memset(&w, 0, sizeof(w));
+	w.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	w.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	w.bgw_restart_time = BGW_NEVER_RESTART;
+	snprintf(w.bgw_library_name, BGW_MAXLEN, "backorder");
+	snprintf(w.bgw_function_name, BGW_MAXLEN, "bo_notifier_main");
+	snprintf(w.bgw_name, BGW_MAXLEN, "backorder notifier for database %u", MyDatabaseId);
+	snprintf(w.bgw_type, BGW_MAXLEN, "backorder notifier");
+	w.bgw_main_arg = Int32GetDatum(r);
+	memcpy(w.bgw_extra, &MyDatabaseId, sizeof(Oid));
+	w.bgw_notify_pid = 0;
+	return RegisterDynamicBackgroundWorker(&w, NULL);
+}
+
+/*
+ * Pre-commit: reserve room for the pending ids in this database's ring (taking a free
+ * ring when the database has none) and make sure a worker will read it; or, when that is
+ * not possible, notify directly.
+ */
+void
+notify_precommit(void)
+{
+	NotifyRing *ring = NULL;
+	int			r,
+				free_r = -1;
+	bool		need_start = false;
+	TimestampTz now = GetCurrentTimestamp();
+	uint64		start = 0;
+	int			i;
+
+	if (npending == 0)
+		return;
+	if (shared == NULL || npending > NOTIFY_RING)
+	{
+		notify_directly();
+		return;
+	}
+	SpinLockAcquire(&shared->mutex);
+	for (r = 0; r < NOTIFY_DBS; r++)
+	{
+		NotifyRing *c = &shared->rings[r];
+
+		if (c->dboid == MyDatabaseId)
+		{
+			ring = c;
+			break;
+		}
+		if (free_r < 0 && (c->dboid == InvalidOid ||
+						   (c->worker_pid == 0 && !c->starting && c->head == c->tail)))
+			free_r = r;
+	}
+	if (ring == NULL && free_r >= 0)
+	{
+		r = free_r;
+		ring = &shared->rings[r];
+		ring->dboid = MyDatabaseId;
+		ring->head = ring->tail = 0;
+		ring->worker_pid = 0;
+		ring->starting = false;
+		ring->latch = NULL;
+	}
+	if (ring != NULL && ring->head - ring->tail + npending <= NOTIFY_RING)
+	{
+		start = ring->head;
+		ring->head += npending;
+		if (ring->worker_pid == 0 &&
+			(!ring->starting ||
+			 TimestampDifferenceExceeds(ring->start_requested, now, START_STALE_MS)))
+		{
+			ring->starting = true;
+			ring->start_requested = now;
+			need_start = true;
+		}
+	}
+	else
+		ring = NULL;
+	SpinLockRelease(&shared->mutex);
+
+	if (ring == NULL)
+	{
+		notify_directly();
+		return;
+	}
+	for (i = 0; i < npending; i++)
+		ring->ids[(start + i) % NOTIFY_RING] = pending[i].id;
+	reserved_ring = ring;
+	reserved_start = start;
+	reserved_n = npending;
+	if (need_start && !start_worker(r))
+	{
+		/* no worker: give the positions up (skipped by a later worker), notify directly */
+		SpinLockAcquire(&shared->mutex);
+		ring->starting = false;
+		SpinLockRelease(&shared->mutex);
+		reservation_end(false);
+		notify_directly();
+	}
+	npending = 0;
+}
+
+/* Publish the reserved ids (committed) or void them (aborted), and wake the worker. */
+static void
+reservation_end(bool committed)
+{
+	NotifyRing *ring = reserved_ring;
+	Latch	   *latch;
+	int			i;
+
+	if (ring == NULL)
+		return;
+	pg_write_barrier();
+	for (i = 0; i < reserved_n; i++)
+		ring->state[(reserved_start + i) % NOTIFY_RING] = committed ? POS_READY : POS_VOID;
+	reserved_ring = NULL;
+	reserved_n = 0;
+	SpinLockAcquire(&shared->mutex);
+	latch = ring->latch;
+	SpinLockRelease(&shared->mutex);
+	if (latch)
+		SetLatch(latch);
+}
+
+/* The transaction ended (committed or not). */
+void
+notify_end(bool committed)
+{
+	pending = NULL;				/* it lived in TopTransactionContext */
+	npending = maxpending = 0;
+	reservation_end(committed);
+}
+
+/* PREPARE TRANSACTION: notify the ordinary way (which PREPARE refuses, as before). */
+void
+notify_preprepare(void)
+{
+	notify_directly();
+}
+
+/* Worker exit: detach from the ring. */
+static void
+notifier_detach(int code, Datum arg)
+{
+	NotifyRing *ring = &shared->rings[DatumGetInt32(arg)];
+
+	SpinLockAcquire(&shared->mutex);
+	if (ring->worker_pid == MyProcPid)
+	{
+		ring->worker_pid = 0;
+		ring->latch = NULL;
+	}
+	SpinLockRelease(&shared->mutex);
+}
+
+/*
+ * Take up to max published ids from the ring's tail (voided ones are skipped); returns
+ * how many. Stops at the first position not yet published.
+ */
+static int
+ring_take(NotifyRing *ring, int64 *ids, int max)
+{
+	uint64		tail,
+				head;
+	int			n = 0;
+
+	SpinLockAcquire(&shared->mutex);
+	tail = ring->tail;
+	head = ring->head;
+	SpinLockRelease(&shared->mutex);
+	while (tail < head && n < max)
+	{
+		int			pos = tail % NOTIFY_RING;
+		uint8		st = ring->state[pos];
+
+		if (st == POS_EMPTY)
+			break;
+		pg_read_barrier();
+		if (st == POS_READY)
+			ids[n++] = ring->ids[pos];
+		ring->state[pos] = POS_EMPTY;
+		tail++;
+	}
+	SpinLockAcquire(&shared->mutex);
+	ring->tail = tail;
+	SpinLockRelease(&shared->mutex);
+	return n;
+}
+
+/* The worker: send what the ring holds, in transactions of up to NOTIFY_BATCH events. */
+void
+bo_notifier_main(Datum arg)
+{
+	int			r = DatumGetInt32(arg);
+	NotifyRing *ring;
+	Oid			dboid;
+	int64	   *ids;
+	TimestampTz idle_since;
+
+	memcpy(&dboid, MyBgworkerEntry->bgw_extra, sizeof(Oid));
+	BackgroundWorkerUnblockSignals();
+	if (shared == NULL)
+		elog(ERROR, "backorder notifier: shared memory is not set up");
+	ring = &shared->rings[r];
+
+	SpinLockAcquire(&shared->mutex);
+	if (ring->dboid != dboid || ring->worker_pid != 0)
+	{
+		SpinLockRelease(&shared->mutex);
+		proc_exit(0);			/* the ring was given to another database or worker */
+	}
+	ring->worker_pid = MyProcPid;
+	ring->latch = MyLatch;
+	ring->starting = false;
+	SpinLockRelease(&shared->mutex);
+	before_shmem_exit(notifier_detach, Int32GetDatum(r));
+
+	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
+	pgstat_report_appname("backorder notifier");
+	ids = MemoryContextAlloc(TopMemoryContext, sizeof(int64) * NOTIFY_BATCH);
+	idle_since = GetCurrentTimestamp();
+
+	for (;;)
+	{
+		int			n;
+
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+		n = ring_take(ring, ids, NOTIFY_BATCH);
+		if (n > 0)
+		{
+			int			i;
+
+			SetCurrentStatementStartTimestamp();
+			StartTransactionCommand();
+			for (i = 0; i < n; i++)
+			{
+				char		payload[32];
+
+				snprintf(payload, sizeof(payload), INT64_FORMAT, ids[i]);
+				Async_Notify("backorder_events", payload);
+			}
+			CommitTransactionCommand();
+			idle_since = GetCurrentTimestamp();
+			continue;
+		}
+		if (TimestampDifferenceExceeds(idle_since, GetCurrentTimestamp(), WORKER_IDLE_MS))
+		{
+			bool		done;
+
+			SpinLockAcquire(&shared->mutex);
+			done = ring->head == ring->tail;
+			if (done)
+			{
+				ring->worker_pid = 0;
+				ring->latch = NULL;
+			}
+			SpinLockRelease(&shared->mutex);
+			if (done)
+				proc_exit(0);
+		}
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 WORKER_IDLE_MS / 4, PG_WAIT_EXTENSION);
+	}
+}

@@ -1,0 +1,132 @@
+
+# The notifier: NOTIFY with and without backorder in shared_preload_libraries.
+#
+# Without the preload every committing transaction sends its notifications itself; with it a
+# background worker per database ("backorder notifier") sends them after the commit. The
+# LISTEN/NOTIFY client (test/client/notify_roundtrip.py, which the client suite runs on a
+# preloaded cluster) runs here on a cluster without the preload, and on a preloaded one
+# after its worker was terminated (a new one starts on demand). Then the worker's life:
+#  - it starts with the first notifying commit of a database and leaves after a second
+#    without work, so DROP DATABASE is not kept waiting;
+#  - there are 8 rings (databases served at once): a 9th and 10th database notify directly
+#    while 8 workers are busy, and get a ring (and a worker) once the others have left;
+#  - an order committed while the worker is gone is heard (checked by the client script).
+use strict;
+use warnings;
+
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use IPC::Run;
+use Time::HiRes qw(usleep);
+
+use FindBin;
+use lib $FindBin::RealBin;
+use BackorderTest;
+
+my $python = -x '/usr/bin/python3' ? '/usr/bin/python3' : 'python3';
+my $script = "$ENV{BACKORDER_ROOT}/test/client/notify_roundtrip.py";
+
+# run the LISTEN/NOTIFY client script against database $db of $node
+sub roundtrip
+{
+	my ($node, $db, $name) = @_;
+	my ($out, $err) = ('', '');
+	local $ENV{PGHOST}     = $node->host;
+	local $ENV{PGPORT}     = $node->port;
+	local $ENV{PGDATABASE} = $db;
+	my $ok = IPC::Run::run([ $python, $script ], '<', \undef, '>', \$out, '2>', \$err,
+		IPC::Run::timeout(300));
+	ok($ok && $out =~ /^all checks passed$/m, $name)
+	  or diag("stdout:\n$out\nstderr:\n$err");
+	return $out;
+}
+
+# the notifier workers of a node: "datname" per worker, sorted
+sub workers
+{
+	my ($node) = @_;
+	return $node->safe_psql('postgres',
+		q{SELECT coalesce(string_agg(datname, ',' ORDER BY datname), '')
+		    FROM pg_stat_activity WHERE backend_type = 'backorder notifier'});
+}
+
+# wait (up to 20 s) until workers($node) returns $want
+sub wait_workers
+{
+	my ($node, $want, $name) = @_;
+	my $got;
+	for (1 .. 200)
+	{
+		$got = workers($node);
+		last if $got eq $want;
+		usleep(100_000);
+	}
+	is($got, $want, $name);
+}
+
+sub order
+{
+	my ($node, $db, $ref) = @_;
+	$node->safe_psql($db,
+		qq{INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('$ref', 'N1', 2)});
+}
+
+# 1. no preload: the committing backend notifies
+my $plain = PostgreSQL::Test::Cluster->new('nopreload');
+$plain->init;
+$plain->start;
+$plain->safe_psql('postgres', 'CREATE DATABASE notify');
+$plain->safe_psql('notify', 'CREATE EXTENSION backorder');
+my $out = roundtrip($plain, 'notify', 'without the preload: the LISTEN/NOTIFY client passes');
+like($out, qr/^# backorder is not preloaded/m, 'and it ran without the notifier');
+is(workers($plain), '', 'no notifier worker runs without the preload');
+$plain->stop;
+
+# 2. preload: a worker per database, on demand
+my $node = PostgreSQL::Test::Cluster->new('preload');
+$node->init;
+$node->append_conf('postgresql.conf', qq(
+shared_preload_libraries = 'backorder'
+max_worker_processes = 16
+));
+$node->start;
+for my $k (1 .. 10)
+{
+	$node->safe_psql('postgres', "CREATE DATABASE shop$k");
+	$node->safe_psql("shop$k", q{CREATE EXTENSION backorder;
+		INSERT INTO backorder.item (sku) VALUES ('N1')});
+}
+is(workers($node), '', 'no worker before anything was notified');
+
+order($node, 'shop1', 'w1');
+wait_workers($node, 'shop1', 'the first notifying commit in shop1 starts its notifier');
+wait_workers($node, '', 'the notifier leaves after a second without work');
+
+order($node, 'shop2', 'w2');
+wait_workers($node, 'shop2', 'shop2 gets a notifier');
+my $t0 = time;
+$node->safe_psql('postgres', 'DROP DATABASE shop2');
+cmp_ok(time - $t0, '<=', 4, 'DROP DATABASE right after its notifier ran succeeds within seconds');
+
+# 8 rings: shop3..shop10 order at once (8 databases), while they are busy shop1 is the 9th
+my @busy = map { "shop$_" } 3 .. 10;
+order($node, $_, 'r') for @busy;
+my $all8 = workers($node);
+order($node, 'shop1', 'w9');
+is($node->safe_psql('shop1', q{SELECT count(*) FROM backorder.event WHERE order_ref = 'w9'}),
+	'1', 'the 9th database commits its order while the 8 rings may all be taken');
+wait_workers($node, '', 'all notifiers leave');
+order($node, 'shop1', 'w10');
+wait_workers($node, 'shop1', 'once the rings are free, the 9th database gets one (and a worker)');
+note("workers while 8 databases were busy: $all8");
+
+# a terminated worker: the next commit starts another, and everything is heard
+my $pid = $node->safe_psql('postgres',
+	q{SELECT pid FROM pg_stat_activity WHERE backend_type = 'backorder notifier'});
+$node->safe_psql('postgres', "SELECT pg_terminate_backend($pid)") if $pid ne '';
+roundtrip($node, 'shop1', 'with the preload, after its worker was terminated: the LISTEN/NOTIFY client passes');
+verify_is_empty($node, "shop$_", "verify() is empty in shop$_") for (1, 3 .. 10);
+
+$node->stop;
+done_testing();
