@@ -189,7 +189,7 @@ done
          "mem=$(awk '/^MemTotal/ { printf "%.0f GB", $2 / 1048576 }' /proc/meminfo), load avg at start $uptime_start, at end $(cut -d' ' -f1-3 /proc/loadavg)"
     echo "server:   $(psql -X -At -c "SELECT version()" | cut -d' ' -f1-2);" \
          "$(psql -X -At -c "SELECT string_agg(name || '=' || current_setting(name), ' ' ORDER BY name) FROM pg_settings
-             WHERE name IN ('shared_buffers', 'synchronous_commit', 'fsync', 'max_wal_size', 'checkpoint_timeout', 'autovacuum')")"
+             WHERE name IN ('shared_buffers', 'synchronous_commit', 'fsync', 'max_wal_size', 'checkpoint_timeout', 'autovacuum', 'shared_preload_libraries')")"
     echo "bench:    BENCH_SECONDS=$SECS BENCH_REPEAT=$REPEAT (median of the repetitions), pgbench -n -M prepared -j 2 -P 2" \
          "(rates over time in the log), synchronous_commit=on only in workload 8," \
          "BENCH_SKUS=$NSKU BENCH_BULK=$NBULK BENCH_TIMEOUT=${TIMEOUT}s"

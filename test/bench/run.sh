@@ -22,6 +22,12 @@ out=$(mktemp -d /tmp/backorder-bench.XXXXXX)
 trap 'rm -rf "$out"' EXIT
 # fsync=on (pg_virtualenv's default is off): workload 8 (synchronous_commit=on) means nothing without it
 opts=(-o shared_buffers=1GB -o synchronous_commit=off -o fsync=on -o max_wal_size=8GB -o checkpoint_timeout=30min)
+# backorder preloaded, as the README recommends: its notifier worker sends the NOTIFYs after
+# commit (BENCH_PRELOAD=0: every transaction notifies by itself); not when it is not installed
+pgcfg=/usr/lib/postgresql/15/bin/pg_config; [ -x "$pgcfg" ] || pgcfg=pg_config
+if [ "${BENCH_PRELOAD:-1}" = 1 ] && [ -e "$("$pgcfg" --pkglibdir)/backorder.so" ]; then
+    opts+=(-o shared_preload_libraries=backorder)
+fi
 read -r -a extra <<< "${BENCH_PG_OPTS:-}"   # more pg_virtualenv options, e.g. "-o work_mem=64MB"
 opts+=("${extra[@]}")
 # root cannot run postgres: as root, run the cluster as postgres in its own temporary directory
