@@ -44,6 +44,7 @@
 #define NOTIFY_BATCH	4096	/* event ids per worker transaction */
 #define WORKER_IDLE_MS	1000	/* a worker without work exits after this long */
 #define START_STALE_MS	10000	/* a registered worker that never attached is given up */
+#define GATHER_US		1000	/* after a wake-up, let the commits of a moment gather */
 
 /* states of a ring position */
 #define POS_EMPTY	0			/* free, or reserved and not yet published */
@@ -408,13 +409,23 @@ bo_notifier_main(Datum arg)
 	ids = MemoryContextAlloc(TopMemoryContext, sizeof(int64) * NOTIFY_BATCH);
 	idle_since = GetCurrentTimestamp();
 
+	/*
+	 * The latch stays set while there is work, so that committing backends find it set
+	 * and need not signal; it is reset (and the ring read once more) only before a sleep.
+	 * After a wake-up the worker lets a millisecond pass, so that the commits of that
+	 * moment share one transaction of its own.
+	 */
 	for (;;)
 	{
 		int			n;
 
-		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();
 		n = ring_take(ring, ids, NOTIFY_BATCH);
+		if (n == 0)
+		{
+			ResetLatch(MyLatch);
+			n = ring_take(ring, ids, NOTIFY_BATCH);
+		}
 		if (n > 0)
 		{
 			int			i;
@@ -447,7 +458,8 @@ bo_notifier_main(Datum arg)
 			if (done)
 				proc_exit(0);
 		}
-		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 WORKER_IDLE_MS / 4, PG_WAIT_EXTENSION);
+		if (WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+					  WORKER_IDLE_MS / 4, PG_WAIT_EXTENSION) & WL_LATCH_SET)
+			pg_usleep(GATHER_US);
 	}
 }
