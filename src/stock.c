@@ -15,6 +15,9 @@
 #include "catalog/index.h"
 #include "catalog/pg_trigger.h"
 #include "storage/bufmgr.h"
+#include "storage/lmgr.h"
+#include "storage/lock.h"
+#include "miscadmin.h"
 #include "commands/trigger.h"
 #include "executor/executor.h"
 #include "access/stratnum.h"
@@ -101,6 +104,27 @@ enum_label(Datum value)
 	return label;
 }
 
+/* locktag_field4 of the item queue locks (pg_advisory_lock uses 1 and 2) */
+#define ITEM_QUEUE_LOCK 0x424f
+
+/*
+ * The transactions that want an item's row line up on a heavyweight lock named after the
+ * sku, taken before the row lock and released as soon as the row lock is held. Without
+ * it, every waiter for a hot item waits on the row version it first saw; when the holder
+ * commits, each of them wakes up, follows the update chain to the new version and queues
+ * there again: a crowd moving at every commit. With it, only the head of the line waits
+ * on the row, and a commit wakes one transaction. Taken only when the row lock is not free
+ * at once (never, then, when this transaction already holds the row), and held only while
+ * waiting for it.
+ */
+static void
+item_queue_locktag(LOCKTAG *tag, const char *sku)
+{
+	uint64		h = hash_bytes_extended((const unsigned char *) sku, strlen(sku), 0);
+
+	SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId, (uint32) (h >> 32), (uint32) h, ITEM_QUEUE_LOCK);
+}
+
 /*
  * Find an item's row through its primary key and lock it FOR NO KEY UPDATE, as
  * SELECT ... FOR NO KEY UPDATE would, without the executor: in READ COMMITTED the lock
@@ -135,12 +159,20 @@ lock_item_row(Relation rel, const char *sku, TupleTableSlot *slot)
 	{
 		TM_FailureData tmfd;
 		TM_Result	res;
+		LOCKTAG		tag;
+		int			flags = IsolationUsesXactSnapshot() ? 0 : TUPLE_LOCK_FLAG_FIND_LAST_VERSION;
 
-		res = table_tuple_lock(rel, &slot->tts_tid, snap, slot,
-							   GetCurrentCommandId(false), LockTupleNoKeyExclusive,
-							   LockWaitBlock,
-							   IsolationUsesXactSnapshot() ? 0 : TUPLE_LOCK_FLAG_FIND_LAST_VERSION,
-							   &tmfd);
+		/* uncontended: the row lock at once; else line up first (see item_queue_locktag) */
+		res = table_tuple_lock(rel, &slot->tts_tid, snap, slot, GetCurrentCommandId(false),
+							   LockTupleNoKeyExclusive, LockWaitSkip, flags, &tmfd);
+		if (res == TM_WouldBlock)
+		{
+			item_queue_locktag(&tag, sku);
+			(void) LockAcquire(&tag, ExclusiveLock, false, false);
+			res = table_tuple_lock(rel, &slot->tts_tid, snap, slot, GetCurrentCommandId(false),
+								   LockTupleNoKeyExclusive, LockWaitBlock, flags, &tmfd);
+			LockRelease(&tag, ExclusiveLock, false);
+		}
 		switch (res)
 		{
 			case TM_Ok:
