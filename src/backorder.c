@@ -5,6 +5,9 @@
  */
 #include "backorder.h"
 
+#include "common/hashfn.h"
+#include "utils/inval.h"
+
 #include "access/genam.h"
 #include "common/hashfn.h"
 #include "access/xact.h"
@@ -327,15 +330,66 @@ bo_trigger_data(FunctionCallInfo fcinfo, const char *name, bool before, bool row
 	return td;
 }
 
+/*
+ * Attribute numbers by name are looked up for every row a trigger sees; a small cache
+ * keyed by relation and the caller's name pointer (the name itself is compared too, so a
+ * reused pointer is harmless) saves the linear search of the tuple descriptor. Any
+ * relcache invalidation empties it.
+ */
+#define ATTNUM_CACHE_SIZE 256
+
+typedef struct AttnumCacheEntry
+{
+	uint32		epoch;
+	Oid			relid;
+	const char *colname;
+	char		name[NAMEDATALEN];
+	int			attnum;
+} AttnumCacheEntry;
+
+static AttnumCacheEntry attnum_cache[ATTNUM_CACHE_SIZE];
+static uint32 attnum_cache_epoch = 1;
+static bool attnum_cache_registered = false;
+
+static void
+attnum_cache_invalidate(Datum arg, Oid relid)
+{
+	attnum_cache_epoch++;
+}
+
 /* Attribute number of a column of the trigger's table. */
 int
 bo_attnum(Relation rel, const char *colname)
 {
-	int			attnum = SPI_fnumber(RelationGetDescr(rel), colname);
+	AttnumCacheEntry *ent;
+	Oid			relid = RelationGetRelid(rel);
+	uint32		slot;
+	int			attnum;
 
+	if (!attnum_cache_registered)
+	{
+		CacheRegisterRelcacheCallback(attnum_cache_invalidate, (Datum) 0);
+		attnum_cache_registered = true;
+	}
+	slot = hash_combine(murmurhash32(relid), murmurhash32((uint32) (uintptr_t) colname)) %
+		ATTNUM_CACHE_SIZE;
+	ent = &attnum_cache[slot];
+	if (ent->epoch == attnum_cache_epoch && ent->relid == relid && ent->colname == colname &&
+		strcmp(ent->name, colname) == 0)
+		return ent->attnum;
+
+	attnum = SPI_fnumber(RelationGetDescr(rel), colname);
 	if (attnum <= 0)
 		elog(ERROR, "backorder: column \"%s\" not found in table \"%s\"",
 			 colname, RelationGetRelationName(rel));
+	if (strlen(colname) < NAMEDATALEN)
+	{
+		ent->epoch = attnum_cache_epoch;
+		ent->relid = relid;
+		ent->colname = colname;
+		strlcpy(ent->name, colname, NAMEDATALEN);
+		ent->attnum = attnum;
+	}
 	return attnum;
 }
 
