@@ -2,9 +2,10 @@
  * events.c
  *    Buffered event rows and their notifications.
  *
- * Events are collected in memory while a statement runs and written with one
- * INSERT ... SELECT FROM unnest(...) at its end, followed by one NOTIFY per event on
- * channel backorder_events whose payload is the event_id. NOTIFY is transactional, so
+ * Events are collected in memory while a statement runs and written at its end, straight
+ * into the heap and its indexes (or with one INSERT ... SELECT FROM unnest(...) when a shop
+ * trigger on the event table must see them). Each gets one NOTIFY on channel
+ * backorder_events whose payload is the event_id, sent after commit (notify.c), so
  * listeners hear only about committed changes.
  */
 #include "backorder.h"
