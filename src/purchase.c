@@ -206,8 +206,7 @@ issue(int64 po_id, TimestampTz at)
 					  " WHERE p.po_id OPERATOR(pg_catalog.=) $1"
 					  "   AND s.supplier_id OPERATOR(pg_catalog.=) p.supplier_id"
 					  "   AND p.status OPERATOR(pg_catalog.=) 'draft'::backorder.po_status"
-					  " RETURNING (SELECT pg_catalog.sum(qty) FROM backorder.purchase_order_line l"
-					  "             WHERE l.po_id OPERATOR(pg_catalog.=) p.po_id)::pg_catalog.int8",
+					  " RETURNING p.total_qty",
 					  2, (Oid[]) {INT8OID, TIMESTAMPTZOID}),
 		   args, NULL, 0);
 	if (SPI_processed == 1)
@@ -243,7 +242,8 @@ lock_supplier(const char *supplier_id)
 
 /*
  * Is a draft due at `at`: has it reached its supplier's minimum, or has its oldest
- * demand waited po_max_wait?
+ * demand waited po_max_wait? Reads the draft's kept total and the oldest line through
+ * purchase_order_line_demand_idx: the cost does not grow with the draft.
  */
 static bool
 draft_due(int64 draft, TimestampTz at)
@@ -255,19 +255,66 @@ draft_due(int64 draft, TimestampTz at)
 	args[0] = Int64GetDatum(draft);
 	args[1] = TimestampTzGetDatum(at);
 	bo_run(bo_prepare(&plan,
-					  "SELECT pg_catalog.sum(l.qty) OPERATOR(pg_catalog.>=) s.po_min_qty"
-					  "    OR pg_catalog.min(l.first_demand_at) FILTER (WHERE l.qty OPERATOR(pg_catalog.>) 0)"
+					  "SELECT p.total_qty OPERATOR(pg_catalog.>=) s.po_min_qty"
+					  "    OR (SELECT pg_catalog.min(l.first_demand_at) FROM backorder.purchase_order_line l"
+					  "         WHERE l.po_id OPERATOR(pg_catalog.=) p.po_id)"
 					  "       OPERATOR(pg_catalog.+) s.po_max_wait OPERATOR(pg_catalog.<=) $2"
 					  "  FROM backorder.purchase_order p"
 					  "  JOIN backorder.supplier s ON s.supplier_id OPERATOR(pg_catalog.=) p.supplier_id"
-					  "  JOIN backorder.purchase_order_line l ON l.po_id OPERATOR(pg_catalog.=) p.po_id"
-					  " WHERE p.po_id OPERATOR(pg_catalog.=) $1"
-					  " GROUP BY s.po_min_qty, s.po_max_wait",
+					  " WHERE p.po_id OPERATOR(pg_catalog.=) $1 AND p.total_qty OPERATOR(pg_catalog.>) 0",
 					  2, (Oid[]) {INT8OID, TIMESTAMPTZOID}),
 		   args, NULL, 0);
 	if (SPI_processed == 0)
 		return false;
 	return DatumGetBool(bo_col(0, 1, &isnull)) && !isnull;
+}
+
+/* One supplier taking part in a resync, its current draft (0: none) and the change of
+ * the draft's units the resync made so far. */
+typedef struct SupplierDraft
+{
+	char	   *supplier_id;
+	int64		draft;
+	int64		delta;
+} SupplierDraft;
+
+/* Add units to the kept total of the draft po_id, when it is one of sup. */
+static void
+draft_changed(SupplierDraft *sup, int nsup, int64 po_id, int64 units)
+{
+	int			i;
+
+	for (i = 0; i < nsup; i++)
+		if (sup[i].draft == po_id)
+		{
+			sup[i].delta += units;
+			return;
+		}
+	elog(ERROR, "backorder: draft purchase order " INT64_FORMAT " changed but is not locked", po_id);
+}
+
+/* Write the kept totals of the drafts a resync changed. */
+static void
+drafts_write_totals(SupplierDraft *sup, int nsup)
+{
+	static SPIPlanPtr plan = NULL;
+	int			i;
+
+	for (i = 0; i < nsup; i++)
+	{
+		Datum		args[2];
+
+		if (sup[i].draft == 0 || sup[i].delta == 0)
+			continue;
+		args[0] = Int64GetDatum(sup[i].draft);
+		args[1] = Int64GetDatum(sup[i].delta);
+		bo_run(bo_prepare(&plan,
+						  "UPDATE backorder.purchase_order SET total_qty = total_qty OPERATOR(pg_catalog.+) $2"
+						  " WHERE po_id OPERATOR(pg_catalog.=) $1",
+						  2, (Oid[]) {INT8OID, INT8OID}),
+			   args, NULL, 0);
+		sup[i].delta = 0;
+	}
 }
 
 /*
@@ -277,8 +324,11 @@ draft_due(int64 draft, TimestampTz at)
  * changed supplier) go; incoming is what open orders still bring.
  */
 static void
-resync_item(StockEntry *e, int64 *draft, TimestampTz now)
+resync_item(StockEntry *e, SupplierDraft *own, SupplierDraft *sup, int nsup, TimestampTz now)
 {
+	int64		none = 0;
+	int64	   *draft = own ? &own->draft : &none;
+	uint64		i;
 	static SPIPlanPtr issued_open = NULL;
 	static SPIPlanPtr create = NULL;
 	static SPIPlanPtr set_line = NULL;
@@ -291,14 +341,19 @@ resync_item(StockEntry *e, int64 *draft, TimestampTz now)
 	args[0] = CStringGetTextDatum(e->sku);
 	args[1] = e->supplier_id ? CStringGetTextDatum(e->supplier_id) : (Datum) 0;
 	if (e->foreign_lines)
+	{
 		bo_run(bo_prepare(&drop_foreign,
 					  "DELETE FROM backorder.purchase_order_line l USING backorder.purchase_order p"
 					  " WHERE p.po_id OPERATOR(pg_catalog.=) l.po_id"
 					  "   AND l.sku OPERATOR(pg_catalog.=) $1"
 					  "   AND p.status OPERATOR(pg_catalog.=) 'draft'::backorder.po_status"
-					  "   AND ($2 IS NULL OR p.supplier_id OPERATOR(pg_catalog.<>) $2)",
+					  "   AND ($2 IS NULL OR p.supplier_id OPERATOR(pg_catalog.<>) $2)"
+					  " RETURNING l.po_id, l.qty",
 					  2, (Oid[]) {TEXTOID, TEXTOID}),
 			   args, e->supplier_id ? "  " : " n", 0);
+		for (i = 0; i < SPI_processed; i++)
+			draft_changed(sup, nsup, bo_col_int8(i, 1, 0), -bo_col_int8(i, 2, 0));
+	}
 	e->foreign_lines = false;
 	bo_run(bo_prepare(&issued_open,
 					  "SELECT COALESCE(pg_catalog.sum(GREATEST(l.qty OPERATOR(pg_catalog.-)"
@@ -332,19 +387,28 @@ resync_item(StockEntry *e, int64 *draft, TimestampTz now)
 		args[1] = Int64GetDatum(*draft);
 		args[2] = Int64GetDatum(desired);
 		args[3] = TimestampTzGetDatum(now);
+		/* both return the line's units before (NULL: there was no line) */
 		if (desired > 0)
 			bo_run(bo_prepare(&set_line,
+							  "WITH old AS (SELECT qty FROM backorder.purchase_order_line"
+							  "              WHERE po_id OPERATOR(pg_catalog.=) $2 AND sku OPERATOR(pg_catalog.=) $1)"
 							  "INSERT INTO backorder.purchase_order_line AS l"
 							  "       (po_id, sku, qty, first_demand_at) VALUES ($2, $1, $3, $4)"
-							  " ON CONFLICT (po_id, sku) DO UPDATE SET qty = EXCLUDED.qty",
+							  " ON CONFLICT (po_id, sku) DO UPDATE SET qty = EXCLUDED.qty"
+							  " RETURNING (SELECT qty FROM old)",
 							  4, (Oid[]) {TEXTOID, INT8OID, INT8OID, TIMESTAMPTZOID}),
 				   args, NULL, 0);
 		else
 			bo_run(bo_prepare(&drop_line,
 							  "DELETE FROM backorder.purchase_order_line"
-							  " WHERE sku OPERATOR(pg_catalog.=) $1 AND po_id OPERATOR(pg_catalog.=) $2",
+							  " WHERE sku OPERATOR(pg_catalog.=) $1 AND po_id OPERATOR(pg_catalog.=) $2"
+							  " RETURNING qty",
 							  2, (Oid[]) {TEXTOID, INT8OID}),
 				   args, NULL, 0);
+		if (SPI_processed > 0)
+			own->delta += desired - bo_col_int8(0, 1, 0);
+		else
+			own->delta += desired;
 	}
 	if (e->incoming != open + desired)
 	{
@@ -407,13 +471,6 @@ complete_received(TimestampTz now)
 	booked_pos = NIL;
 }
 
-/* One supplier taking part in a resync, and its current draft (0: none). */
-typedef struct SupplierDraft
-{
-	char	   *supplier_id;
-	int64		draft;
-} SupplierDraft;
-
 static int
 cmp_suppliers(const void *a, const void *b)
 {
@@ -471,7 +528,10 @@ lock_suppliers(StockEntry **items, int nitems, TimestampTz now, int *n)
 			s[i++] = s[k];
 	*n = (int) i;
 	for (k = 0; k < *n; k++)
+	{
 		s[k].draft = lock_supplier(s[k].supplier_id);
+		s[k].delta = 0;
+	}
 	return s;
 }
 
@@ -489,13 +549,13 @@ resync(StockEntry **items, int n, TimestampTz now)
 
 	for (i = 0; i < n; i++)
 	{
-		SupplierDraft key = {items[i]->supplier_id, 0};
+		SupplierDraft key = {items[i]->supplier_id, 0, 0};
 		SupplierDraft *own = key.supplier_id
 			? bsearch(&key, sup, nsup, sizeof(SupplierDraft), cmp_suppliers) : NULL;
-		int64		none = 0;
 
-		resync_item(items[i], own ? &own->draft : &none, now);
+		resync_item(items[i], own, sup, nsup, now);
 	}
+	drafts_write_totals(sup, nsup);
 	for (i = 0; i < nsup; i++)
 	{
 		int64		draft = sup[i].draft;

@@ -83,7 +83,10 @@ CREATE TABLE backorder.purchase_order (
     issued_at   timestamptz,
     expected_at timestamptz,
     received_at timestamptz,
-    cancelled_at timestamptz
+    cancelled_at timestamptz,
+    -- units of its lines (sum of purchase_order_line.qty), kept by the engine: whether a
+    -- draft reached po_min_qty is known without adding up its lines at every commit
+    total_qty   bigint NOT NULL DEFAULT 0
 );
 -- one draft per supplier
 CREATE UNIQUE INDEX purchase_order_one_draft_idx ON backorder.purchase_order (supplier_id)
@@ -98,6 +101,8 @@ CREATE TABLE backorder.purchase_order_line (
     PRIMARY KEY (po_id, sku)
 );
 CREATE INDEX purchase_order_line_sku_idx ON backorder.purchase_order_line (sku, po_id);
+-- the oldest demand of a draft (po_max_wait), found without reading all its lines
+CREATE INDEX purchase_order_line_demand_idx ON backorder.purchase_order_line (po_id, first_demand_at);
 -- lines still expecting units: what commit-time buffering and receipts look at, so their
 -- work does not grow with an item's purchase-order history
 CREATE INDEX purchase_order_line_open_idx ON backorder.purchase_order_line (sku, po_id)

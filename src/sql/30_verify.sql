@@ -94,6 +94,14 @@ BEGIN ATOMIC
       FROM backorder.item i LEFT JOIN po_open o ON o.sku = i.sku
      WHERE i.incoming <> coalesce(o.units, 0)
     UNION ALL
+    SELECT 'purchase order total', NULL, NULL,
+           format('purchase order %s: total_qty %s, its lines %s', p.po_id, p.total_qty,
+                  coalesce((SELECT sum(l.qty) FROM backorder.purchase_order_line l
+                             WHERE l.po_id = p.po_id), 0))
+      FROM backorder.purchase_order p
+     WHERE p.total_qty <> coalesce((SELECT sum(l.qty) FROM backorder.purchase_order_line l
+                                     WHERE l.po_id = p.po_id), 0)
+    UNION ALL
     SELECT 'waiting units covered', i.sku, NULL,
            format('backordered %s, incoming %s', i.backordered, i.incoming)
       FROM backorder.item i
