@@ -478,6 +478,17 @@ cmp_suppliers(const void *a, const void *b)
 				  ((const SupplierDraft *) b)->supplier_id);
 }
 
+/* the suppliers of open orders with a line for the items (1: sku, 2: supplier) */
+#define OPEN_SUPPLIERS(cond) \
+	"SELECT DISTINCT s, sku FROM (SELECT l.sku, (SELECT p.supplier_id FROM backorder.purchase_order p" \
+	"                                 WHERE p.po_id OPERATOR(pg_catalog.=) l.po_id" \
+	"                                   AND p.status OPERATOR(pg_catalog.<)" \
+	"                                       'received'::backorder.po_status) AS s" \
+	"                          FROM backorder.purchase_order_line l" \
+	"                         WHERE " cond \
+	"                           AND l.received_qty OPERATOR(pg_catalog.<) l.qty) o" \
+	" WHERE s IS NOT NULL"
+
 /*
  * The suppliers a resync of these items touches, sorted and locked (their rows, in
  * supplier_id order): each item's own supplier, and the suppliers of open orders that
@@ -487,6 +498,7 @@ static SupplierDraft *
 lock_suppliers(StockEntry **items, int nitems, TimestampTz now, int *n)
 {
 	static SPIPlanPtr others = NULL;
+	static SPIPlanPtr one = NULL;
 	Datum	   *skus = palloc(sizeof(Datum) * (nitems + 1));
 	Datum		arg;
 	SupplierDraft *s;
@@ -494,20 +506,25 @@ lock_suppliers(StockEntry **items, int nitems, TimestampTz now, int *n)
 	int			count = 0,
 				k;
 
-	for (k = 0; k < nitems; k++)
-		skus[k] = CStringGetTextDatum(items[k]->sku);
-	arg = bo_array(skus, NULL, nitems, TEXTOID);
-	bo_run(bo_prepare_custom(&others,
-					  "SELECT DISTINCT s, sku FROM (SELECT l.sku, (SELECT p.supplier_id FROM backorder.purchase_order p"
-					  "                                 WHERE p.po_id OPERATOR(pg_catalog.=) l.po_id"
-					  "                                   AND p.status OPERATOR(pg_catalog.<)"
-					  "                                       'received'::backorder.po_status) AS s"
-					  "                          FROM backorder.purchase_order_line l"
-					  "                         WHERE l.sku OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.text[])"
-					  "                           AND l.received_qty OPERATOR(pg_catalog.<) l.qty) o"
-					  " WHERE s IS NOT NULL",
-					  1, (Oid[]) {TEXTARRAYOID}),
-		   &arg, NULL, 0);
+	if (nitems == 1)
+	{
+		/* the usual commit: one item, a plan kept across executions (a key lookup) */
+		arg = CStringGetTextDatum(items[0]->sku);
+		bo_run(bo_prepare(&one, OPEN_SUPPLIERS("l.sku OPERATOR(pg_catalog.=) $1"),
+						  1, (Oid[]) {TEXTOID}),
+			   &arg, NULL, 0);
+	}
+	else
+	{
+		/* many items: planned for the array at hand at each execution */
+		for (k = 0; k < nitems; k++)
+			skus[k] = CStringGetTextDatum(items[k]->sku);
+		arg = bo_array(skus, NULL, nitems, TEXTOID);
+		bo_run(bo_prepare_custom(&others,
+								 OPEN_SUPPLIERS("l.sku OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.text[])"),
+								 1, (Oid[]) {TEXTARRAYOID}),
+			   &arg, NULL, 0);
+	}
 	s = palloc(sizeof(SupplierDraft) * (nitems + SPI_processed + 1));
 	for (i = 0; i < SPI_processed; i++)
 	{
