@@ -35,8 +35,10 @@ my $MAX_LOAD_SECONDS = 120;
 my $node = PostgreSQL::Test::Cluster->new('crash');
 $node->init;
 # Cluster.pm turns fsync off for speed; a crash test wants the real thing (a kill -9 of
-# the server does not lose the OS cache anyway, but this keeps the test honest).
+# the server does not lose the OS cache anyway, but this keeps the test honest). backorder is
+# preloaded, so its notifier worker is busy sending notifications when the server dies.
 $node->append_conf('postgresql.conf', qq(
+shared_preload_libraries = 'backorder'
 fsync = on
 synchronous_commit = on
 max_connections = 30
