@@ -24,6 +24,8 @@
  */
 #include "backorder.h"
 
+#include <dlfcn.h>
+
 #include "access/parallel.h"
 #include "access/xact.h"
 #include "commands/async.h"
@@ -189,11 +191,18 @@ start_worker(int r)
 {
 	BackgroundWorker w;
 
+	Dl_info		self;
+
 	memset(&w, 0, sizeof(w));
 	w.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
 	w.bgw_start_time = BgWorkerStart_RecoveryFinished;
 	w.bgw_restart_time = BGW_NEVER_RESTART;
-	snprintf(w.bgw_library_name, BGW_MAXLEN, "backorder");
+	/* the file this code was loaded from (a staged copy, say), not whatever $libdir holds */
+	if (dladdr((void *) bo_notifier_main, &self) && self.dli_fname &&
+		strlen(self.dli_fname) < BGW_MAXLEN)
+		strlcpy(w.bgw_library_name, self.dli_fname, BGW_MAXLEN);
+	else
+		snprintf(w.bgw_library_name, BGW_MAXLEN, "backorder");
 	snprintf(w.bgw_function_name, BGW_MAXLEN, "bo_notifier_main");
 	snprintf(w.bgw_name, BGW_MAXLEN, "backorder notifier for database %u", MyDatabaseId);
 	snprintf(w.bgw_type, BGW_MAXLEN, "backorder notifier");

@@ -103,7 +103,8 @@ pick_free_port() {
 in_throwaway_cluster() {
     local opts=() o
     if [ "${BACKORDER_PRELOAD:-1}" = 1 ]; then
-        opts+=(-o "shared_preload_libraries=backorder")
+        # staged (BACKORDER_DESTDIR): preload the staged library, the one CREATE EXTENSION loads
+        opts+=(-o "shared_preload_libraries=${BACKORDER_DESTDIR:+$BACKORDER_DESTDIR$("$PG_CONFIG" --pkglibdir)/}backorder")
     fi
     for o in ${BACKORDER_PGOPTIONS:-}; do
         opts+=(-o "$o")

@@ -128,7 +128,9 @@ def main():
     worker = connect()  # B: explicit transactions, committed or rolled back by hand
     bpid = worker.get_backend_pid()
     with reader.cursor() as cur:
-        cur.execute("SELECT 'backorder' = ANY (string_to_array(current_setting('shared_preload_libraries'), ','))")
+        # the list may name it by path (a staged install): .../backorder or .../backorder.so
+        cur.execute("SELECT current_setting('shared_preload_libraries')"
+                    " ~ '(^|[[:space:],/])backorder(\\.so)?[[:space:]]*(,|$)'")
         preloaded = cur.fetchone()[0]
     print("# backorder %s preloaded: notifications come from %s"
           % ("is" if preloaded else "is not", "the notifier worker" if preloaded else "the committing backend"))
