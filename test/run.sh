@@ -298,6 +298,7 @@ suite_tap() {
             PG_REGRESS="$PGXS_DIR/src/test/regress/pg_regress" \
             PG_CONFIG="$PG_CONFIG" \
             BACKORDER_ROOT="$copy" \
+            BACKORDER_PRELOAD_NAME="${BACKORDER_DESTDIR:+$BACKORDER_DESTDIR$("$PG_CONFIG" --pkglibdir)/}backorder" \
             ${temp_config:+TEMP_CONFIG="$temp_config"} \
             timeout -k 30 "$TIMEOUT" \
             prove --verbose -I "$PGXS_DIR/src/test/perl" -I "$copy/test/tap" "$rel" </dev/null) \

@@ -38,7 +38,7 @@ $node->init;
 # the server does not lose the OS cache anyway, but this keeps the test honest). backorder is
 # preloaded, so its notifier worker is busy sending notifications when the server dies.
 $node->append_conf('postgresql.conf', qq(
-shared_preload_libraries = 'backorder'
+shared_preload_libraries = '$PRELOAD'
 fsync = on
 synchronous_commit = on
 max_connections = 30

@@ -41,7 +41,7 @@ $node->init;
 my $host = $node->host;
 # backorder is preloaded too (its notifier next to pg_cron's scheduler)
 $node->append_conf('postgresql.conf', qq(
-shared_preload_libraries = 'pg_cron,backorder'
+shared_preload_libraries = 'pg_cron,$PRELOAD'
 cron.database_name = 'postgres'
 cron.host = '$host'
 ));

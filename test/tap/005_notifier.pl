@@ -87,7 +87,7 @@ $plain->stop;
 my $node = PostgreSQL::Test::Cluster->new('preload');
 $node->init;
 $node->append_conf('postgresql.conf', qq(
-shared_preload_libraries = 'backorder'
+shared_preload_libraries = '$PRELOAD'
 max_worker_processes = 16
 ));
 $node->start;

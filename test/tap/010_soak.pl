@@ -29,6 +29,10 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
+use FindBin;
+use lib $FindBin::RealBin;
+use BackorderTest;
+
 my $seconds = $ENV{SOAK_SECONDS} || 20;
 my $clients = $ENV{SOAK_CLIENTS} || 32;
 my $threads = $ENV{SOAK_THREADS} || 2;
@@ -53,7 +57,7 @@ my $node = PostgreSQL::Test::Cluster->new('soak');
 $node->init;
 $node->append_conf(
 	'postgresql.conf', qq{
-shared_preload_libraries = 'backorder'
+shared_preload_libraries = '$PRELOAD'
 max_connections = 64
 synchronous_commit = off
 shared_buffers = 256MB

@@ -12,6 +12,10 @@
 #       Runs shop_scenario.sql (next to this file) in database $db of $node, where backorder
 #       must not be created yet, and asserts that the shop has purchase orders in every state
 #       (one assertion, named "$who has purchase orders in every state").
+#   $PRELOAD
+#       What to put in shared_preload_libraries for backorder: 'backorder', or the path of
+#       the staged library when test/run.sh runs with BACKORDER_DESTDIR (the preloaded file
+#       must be the one CREATE EXTENSION loads).
 #   verify_is_empty($node, $db, $name)
 #       Asserts that backorder.verify() returns no row in database $db of $node (one
 #       assertion, named $name); on failure it shows the first 20 rows verify() returned.
@@ -26,7 +30,9 @@ use File::Spec;
 use PostgreSQL::Test::Utils qw(slurp_file);
 use Test::More;
 
-our @EXPORT = qw(build_shop verify_is_empty);
+our @EXPORT = qw(build_shop verify_is_empty $PRELOAD);
+
+our $PRELOAD = $ENV{BACKORDER_PRELOAD_NAME} // 'backorder';
 
 my $scenario_file = File::Spec->catfile(File::Spec->rel2abs(dirname(__FILE__)), 'shop_scenario.sql');
 
