@@ -132,12 +132,20 @@ notify_init(void)
 	shmem_startup_hook = notify_shmem_startup;
 }
 
+/* NOTIFY backorder_events with an event id as payload, in the current transaction. */
+static void
+send_notify(int64 id)
+{
+	char		payload[32];
+
+	snprintf(payload, sizeof(payload), INT64_FORMAT, id);
+	Async_Notify("backorder_events", payload);
+}
+
 /* Notify event id at commit: through the worker when it can, else directly. */
 void
 notify_event(int64 id)
 {
-	char		payload[32];
-
 	if (shared != NULL && OidIsValid(MyDatabaseId) && !IsParallelWorker())
 	{
 		if (npending == maxpending)
@@ -152,8 +160,7 @@ notify_event(int64 id)
 		npending++;
 		return;
 	}
-	snprintf(payload, sizeof(payload), INT64_FORMAT, id);
-	Async_Notify("backorder_events", payload);
+	send_notify(id);
 }
 
 /* Drop the ids of a rolled-back subtransaction (or its children). */
@@ -176,12 +183,7 @@ notify_directly(void)
 	int			i;
 
 	for (i = 0; i < npending; i++)
-	{
-		char		payload[32];
-
-		snprintf(payload, sizeof(payload), INT64_FORMAT, pending[i].id);
-		Async_Notify("backorder_events", payload);
-	}
+		send_notify(pending[i].id);
 	npending = 0;
 }
 
@@ -442,12 +444,7 @@ bo_notifier_main(Datum arg)
 			SetCurrentStatementStartTimestamp();
 			StartTransactionCommand();
 			for (i = 0; i < n; i++)
-			{
-				char		payload[32];
-
-				snprintf(payload, sizeof(payload), INT64_FORMAT, ids[i]);
-				Async_Notify("backorder_events", payload);
-			}
+				send_notify(ids[i]);
 			CommitTransactionCommand();
 			idle_since = GetCurrentTimestamp();
 			continue;
