@@ -29,6 +29,8 @@ BEGIN ATOMIC
           JOIN backorder.purchase_order p ON p.po_id = pl.po_id
          WHERE p.status IN ('draft', 'issued')
          GROUP BY pl.sku),
+    po_lines AS (
+        SELECT l.po_id, sum(l.qty) AS units FROM backorder.purchase_order_line l GROUP BY l.po_id),
     line_ledger AS (
         SELECT l.line_id,
                coalesce((SELECT sum(s.qty) FROM backorder.shipment s
@@ -96,11 +98,9 @@ BEGIN ATOMIC
     UNION ALL
     SELECT 'purchase order total', NULL, NULL,
            format('purchase order %s: total_qty %s, its lines %s', p.po_id, p.total_qty,
-                  coalesce((SELECT sum(l.qty) FROM backorder.purchase_order_line l
-                             WHERE l.po_id = p.po_id), 0))
-      FROM backorder.purchase_order p
-     WHERE p.total_qty <> coalesce((SELECT sum(l.qty) FROM backorder.purchase_order_line l
-                                     WHERE l.po_id = p.po_id), 0)
+                  coalesce(t.units, 0))
+      FROM backorder.purchase_order p LEFT JOIN po_lines t ON t.po_id = p.po_id
+     WHERE p.total_qty <> coalesce(t.units, 0)
     UNION ALL
     SELECT 'waiting units covered', i.sku, NULL,
            format('backordered %s, incoming %s', i.backordered, i.incoming)
