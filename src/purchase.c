@@ -405,10 +405,7 @@ resync_item(StockEntry *e, SupplierDraft *own, SupplierDraft *sup, int nsup, Tim
 							  " RETURNING qty",
 							  2, (Oid[]) {TEXTOID, INT8OID}),
 				   args, NULL, 0);
-		if (SPI_processed > 0)
-			own->delta += desired - bo_col_int8(0, 1, 0);
-		else
-			own->delta += desired;
+		own->delta += desired - (SPI_processed > 0 ? bo_col_int8(0, 1, 0) : 0);
 	}
 	if (e->incoming != open + desired)
 	{
