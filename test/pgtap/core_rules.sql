@@ -6,7 +6,7 @@
 -- Every scenario ends with backorder.verify() being empty.
 -- psql settings, BEGIN (this file ends with ROLLBACK), SET CONSTRAINTS ALL IMMEDIATE, pg_temp.ln/it/lid
 \ir helpers.psql
-SELECT plan(158);
+SELECT plan(161);
 SET backorder.clock = '2026-01-05 10:00+00';
 
 -- helpers of this file (ln, it and lid come from helpers.psql) -------------------------
@@ -440,6 +440,26 @@ RESET enable_seqscan;
 DROP INDEX backorder.line_waiting_idx;
 SELECT is(pg_temp.head('QH'), 'none', 'QH: the last waiting line filled, no head');
 SELECT is_empty('SELECT * FROM backorder.verify()', 'verify() empty after the executor walks');
+
+-- verify() notices a queue head and a purchase-order total that the engine did not write
+-- (rows changed behind its back, as only a superuser with the triggers off can)
+INSERT INTO backorder.supplier (supplier_id, lead_time, po_min_qty) VALUES ('VQ', '3 days', 1000);
+INSERT INTO backorder.item (sku, supplier_id) VALUES ('VQ1', 'VQ');
+INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('vq1', 'VQ1', 2), ('vq2', 'VQ1', 3);
+SELECT is((SELECT total_qty FROM backorder.purchase_order WHERE supplier_id = 'VQ' AND status = 'draft'),
+          5::bigint, 'VQ: the draft keeps the units of its lines as total_qty');
+SET LOCAL session_replication_role = replica;
+UPDATE backorder.item SET queue_head = pg_temp.lid('vq2') WHERE sku = 'VQ1';
+UPDATE backorder.purchase_order SET total_qty = total_qty + 1 WHERE supplier_id = 'VQ';
+RESET session_replication_role;
+SELECT results_eq($$SELECT invariant, sku FROM backorder.verify() ORDER BY 1$$,
+                  $$VALUES ('purchase order total', NULL::text), ('queue head', 'VQ1')$$,
+                  'verify() reports a wrong queue head and a wrong purchase-order total');
+SET LOCAL session_replication_role = replica;
+UPDATE backorder.item SET queue_head = pg_temp.lid('vq1') WHERE sku = 'VQ1';
+UPDATE backorder.purchase_order SET total_qty = total_qty - 1 WHERE supplier_id = 'VQ';
+RESET session_replication_role;
+SELECT is_empty('SELECT * FROM backorder.verify()', 'verify() empty once both are put back');
 
 SELECT * FROM finish();
 ROLLBACK;
