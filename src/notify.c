@@ -6,7 +6,9 @@
  * commits, so one order per transaction, each with its own NOTIFY, serialises every
  * ordering session there. When backorder is in shared_preload_libraries, a committing
  * transaction instead hands the event ids it would have notified to a ring in shared
- * memory (one ring per database) and a background worker connected to that database,
+ * memory (one ring per database), as runs of consecutive ids (a receipt that fills
+ * 100,000 lines hands over one run, not 100,000 ids), and a background worker connected
+ * to that database,
  * "backorder notifier", sends them: one NOTIFY per event, as before, on channel
  * backorder_events with the event_id as payload, but many events per transaction of its
  * own. Listeners hear an event only after the transaction that wrote it committed (the ids
@@ -42,7 +44,7 @@
 #include "utils/timestamp.h"
 
 #define NOTIFY_DBS		8		/* databases served by workers at the same time */
-#define NOTIFY_RING		16384	/* event ids per database ring */
+#define NOTIFY_RING		16384	/* runs of event ids per database ring */
 #define NOTIFY_BATCH	4096	/* event ids per worker transaction */
 #define WORKER_IDLE_MS	1000	/* a worker without work exits after this long */
 #define START_STALE_MS	10000	/* a registered worker that never attached is given up */
@@ -62,7 +64,8 @@ typedef struct NotifyRing
 	Latch	   *latch;			/* the attached worker's latch */
 	uint64		head;			/* next position to reserve */
 	uint64		tail;			/* next position the worker reads */
-	int64		ids[NOTIFY_RING];
+	int64		first[NOTIFY_RING]; /* a run of ids: first, first + 1, ... */
+	int32		count[NOTIFY_RING];
 	uint8		state[NOTIFY_RING];
 } NotifyRing;
 
@@ -76,14 +79,15 @@ static NotifyShared *shared = NULL;
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
-/* this transaction's ids, with the subtransaction that wrote each */
-typedef struct PendingId
+/* this transaction's ids, as runs of consecutive ids written by one subtransaction */
+typedef struct PendingRun
 {
-	int64		id;
+	int64		first;
+	int32		count;
 	SubTransactionId subid;
-} PendingId;
+} PendingRun;
 
-static PendingId *pending = NULL;
+static PendingRun *pending = NULL;
 static int	npending = 0;
 static int	maxpending = 0;
 
@@ -148,15 +152,25 @@ notify_event(int64 id)
 {
 	if (shared != NULL && OidIsValid(MyDatabaseId) && !IsParallelWorker())
 	{
+		SubTransactionId subid = GetCurrentSubTransactionId();
+		PendingRun *last = npending > 0 ? &pending[npending - 1] : NULL;
+
+		if (last && last->subid == subid && last->first + last->count == id &&
+			last->count < PG_INT32_MAX)
+		{
+			last->count++;
+			return;
+		}
 		if (npending == maxpending)
 		{
 			maxpending = maxpending ? maxpending * 2 : 64;
 			pending = pending
-				? repalloc_huge(pending, sizeof(PendingId) * maxpending)
-				: MemoryContextAlloc(TopTransactionContext, sizeof(PendingId) * maxpending);
+				? repalloc_huge(pending, sizeof(PendingRun) * maxpending)
+				: MemoryContextAlloc(TopTransactionContext, sizeof(PendingRun) * maxpending);
 		}
-		pending[npending].id = id;
-		pending[npending].subid = GetCurrentSubTransactionId();
+		pending[npending].first = id;
+		pending[npending].count = 1;
+		pending[npending].subid = subid;
 		npending++;
 		return;
 	}
@@ -180,10 +194,12 @@ notify_subxact_abort(SubTransactionId subid)
 static void
 notify_directly(void)
 {
-	int			i;
+	int			i,
+				k;
 
 	for (i = 0; i < npending; i++)
-		send_notify(pending[i].id);
+		for (k = 0; k < pending[i].count; k++)
+			send_notify(pending[i].first + k);
 	npending = 0;
 }
 
@@ -284,7 +300,10 @@ notify_precommit(void)
 		return;
 	}
 	for (i = 0; i < npending; i++)
-		ring->ids[(start + i) % NOTIFY_RING] = pending[i].id;
+	{
+		ring->first[(start + i) % NOTIFY_RING] = pending[i].first;
+		ring->count[(start + i) % NOTIFY_RING] = pending[i].count;
+	}
 	reserved_ring = ring;
 	reserved_start = start;
 	reserved_n = npending;
@@ -354,8 +373,9 @@ notifier_detach(int code, Datum arg)
 }
 
 /*
- * Take up to max published ids from the ring's tail (voided ones are skipped); returns
- * how many. Stops at the first position not yet published.
+ * Take up to max published ids from the ring's tail (voided runs are skipped); returns
+ * how many. Stops at the first position not yet published; a run longer than the room
+ * left is taken in part and its rest stays at the tail.
  */
 static int
 ring_take(NotifyRing *ring, int64 *ids, int max)
@@ -377,7 +397,22 @@ ring_take(NotifyRing *ring, int64 *ids, int max)
 			break;
 		pg_read_barrier();
 		if (st == POS_READY)
-			ids[n++] = ring->ids[pos];
+		{
+			int64		first = ring->first[pos];
+			int32		count = ring->count[pos];
+			int			take = Min(count, max - n);
+			int			k;
+
+			for (k = 0; k < take; k++)
+				ids[n++] = first + k;
+			if (take < count)
+			{
+				/* only this worker reads published positions: keep the rest there */
+				ring->first[pos] = first + take;
+				ring->count[pos] = count - take;
+				break;
+			}
+		}
 		ring->state[pos] = POS_EMPTY;
 		tail++;
 	}

@@ -11,9 +11,11 @@ Connection A listens on channel backorder_events; connection B works:
   4. B places an order and rolls back: A hears nothing of it.
   5. With backorder.notify off (B's session; the setting is superuser-only), B's committed
      order is written to backorder.event but A hears nothing; back on, A hears again.
-  6. Two big orders of 5,000 and 20,000 lines (one transaction each): every event_id is heard
-     exactly once. With backorder preloaded, the first goes through the notifier worker and the
-     second, larger than its ring (16,384), is notified by the committing backend itself.
+  6. Big transactions: orders of 5,000 and 20,000 lines (one statement each), and 17,000
+     one-line orders in one transaction with a gap in the event ids after each: every event_id
+     is heard exactly once. With backorder preloaded, the first two go through the notifier
+     worker (the ring holds runs of consecutive ids: 20,000 events are one run), the third,
+     17,000 runs where the ring holds 16,384, is notified by the committing backend itself.
   Throughout: with backorder preloaded the notifications of small transactions come from the
   notifier worker, without it from the committing backend.
 verify() is empty at the end.
@@ -264,16 +266,26 @@ def main():
               "but its event rows are written (1 unit allocated, 2 backordered)")
 
     # 6: big transactions: every event heard once, through the worker's ring or around it.
-    for lines in (5000, 20000):
+    # Each statement is (lines per order, orders): one order of many lines writes a run of
+    # consecutive event ids; many one-line orders with a nextval between them leave gaps.
+    gapped = (
+        "DO $$ BEGIN FOR i IN 1..%s LOOP"
+        " INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES (%s, %s, 1);"
+        " PERFORM nextval('backorder.event_event_id_seq'); END LOOP; END $$"
+    )
+    contiguous = (
+        "INSERT INTO backorder.order_line (order_ref, sku, qty)"
+        " SELECT %s, %s, 1 FROM generate_series(1, %s)"
+    )
+    for lines, runs in ((5000, 1), (20000, 1), (17000, 17000)):
         ref_big = "notify-big%d-%s" % (lines, run)
         listener.poll()
         del listener.notifies[:]
         with worker.cursor() as cur:
-            cur.execute(
-                "INSERT INTO backorder.order_line (order_ref, sku, qty)"
-                " SELECT %s, %s, 1 FROM generate_series(1, %s)",
-                (ref_big, sku, lines),
-            )
+            if runs == 1:
+                cur.execute(contiguous, (ref_big, sku, lines))
+            else:
+                cur.execute(gapped % (lines, "%s", "%s"), (ref_big, sku))
         worker.commit()
         with reader.cursor() as cur:
             cur.execute("SELECT event_id FROM backorder.event WHERE order_ref = %s ORDER BY event_id",
@@ -281,10 +293,13 @@ def main():
             want = [r[0] for r in cur.fetchall()]
         ids, pids = collect_ids(listener, len(want), 60)
         check(len(want) == lines, "%d lines, %d events written" % (lines, lines), repr(len(want)))
-        check(sorted(ids) == want, "every event of the %d-line order is heard exactly once" % lines,
+        gaps = sum(1 for a, b in zip(want, want[1:]) if b != a + 1)
+        check(gaps + 1 == runs, "their ids form %d run(s) of consecutive ids" % runs, repr(gaps + 1))
+        check(sorted(ids) == want, "every event of the %d-line transaction is heard exactly once" % lines,
               "heard %d, %d distinct, want %d" % (len(ids), len(set(ids)), len(want)))
-        if preloaded and lines > 16384:
-            check(pids == {bpid}, "a transaction larger than the ring notifies by itself", repr(pids))
+        if preloaded and runs > 16384:
+            check(pids == {bpid}, "%d runs, more than the ring holds: the backend notifies by itself" % runs,
+                  repr(pids))
         elif preloaded:
             check(bpid not in pids, "the %d events went through the notifier worker" % lines, repr(pids))
         else:
