@@ -15,6 +15,7 @@
 #include "catalog/pg_trigger.h"
 #include "executor/executor.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_enum.h"
 #include "catalog/pg_language.h"
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_proc.h"
@@ -331,6 +332,154 @@ bo_trigger_data(FunctionCallInfo fcinfo, const char *name, bool before, bool row
 }
 
 /*
+ * Catalog look-ups made by every ledger statement, cached for the life of the backend:
+ * the OIDs of the extension's own relations by name, and whether a table may be written
+ * directly (bo_direct_ok). Any change to pg_class or pg_namespace empties the first,
+ * any relcache invalidation the second; the answers are then looked up again.
+ */
+#define RELID_CACHE_SIZE 16
+
+typedef struct RelidCacheEntry
+{
+	char		name[NAMEDATALEN];
+	Oid			relid;
+} RelidCacheEntry;
+
+static RelidCacheEntry relid_cache[RELID_CACHE_SIZE];
+static int	relid_cache_n = 0;
+static bool relid_cache_registered = false;
+
+static void
+relid_cache_invalidate(Datum arg, int cacheid, uint32 hashvalue)
+{
+	relid_cache_n = 0;
+}
+
+/* OID of relation backorder.<name>, InvalidOid when there is none. */
+Oid
+bo_relid(const char *name)
+{
+	Oid			relid;
+	int			i;
+
+	if (!relid_cache_registered)
+	{
+		CacheRegisterSyscacheCallback(RELOID, relid_cache_invalidate, (Datum) 0);
+		CacheRegisterSyscacheCallback(NAMESPACEOID, relid_cache_invalidate, (Datum) 0);
+		relid_cache_registered = true;
+	}
+	for (i = 0; i < relid_cache_n; i++)
+		if (strcmp(relid_cache[i].name, name) == 0)
+			return relid_cache[i].relid;
+	relid = get_relname_relid(name, get_namespace_oid("backorder", false));
+	if (OidIsValid(relid) && relid_cache_n < RELID_CACHE_SIZE && strlen(name) < NAMEDATALEN)
+	{
+		strlcpy(relid_cache[relid_cache_n].name, name, NAMEDATALEN);
+		relid_cache[relid_cache_n].relid = relid;
+		relid_cache_n++;
+	}
+	return relid;
+}
+
+/*
+ * OID of an enum label (the engine writes line_status values row by row), cached until
+ * pg_enum changes.
+ */
+#define ENUM_CACHE_SIZE 16
+
+typedef struct EnumCacheEntry
+{
+	Oid			typid;
+	char		label[NAMEDATALEN];
+	Oid			oid;
+} EnumCacheEntry;
+
+static EnumCacheEntry enum_cache[ENUM_CACHE_SIZE];
+static int	enum_cache_n = 0;
+static bool enum_cache_registered = false;
+
+static void
+enum_cache_invalidate(Datum arg, int cacheid, uint32 hashvalue)
+{
+	enum_cache_n = 0;
+}
+
+Oid
+bo_enum_oid(Oid typid, const char *label)
+{
+	Oid			oid;
+	int			i;
+
+	if (!enum_cache_registered)
+	{
+		CacheRegisterSyscacheCallback(ENUMOID, enum_cache_invalidate, (Datum) 0);
+		enum_cache_registered = true;
+	}
+	for (i = 0; i < enum_cache_n; i++)
+		if (enum_cache[i].typid == typid && strcmp(enum_cache[i].label, label) == 0)
+			return enum_cache[i].oid;
+	oid = GetSysCacheOid2(ENUMTYPOIDNAME, Anum_pg_enum_oid, ObjectIdGetDatum(typid),
+						  CStringGetDatum(label));
+	if (!OidIsValid(oid))
+		elog(ERROR, "backorder: enum type %u has no label \"%s\"", typid, label);
+	if (enum_cache_n < ENUM_CACHE_SIZE && strlen(label) < NAMEDATALEN)
+	{
+		enum_cache[enum_cache_n].typid = typid;
+		strlcpy(enum_cache[enum_cache_n].label, label, NAMEDATALEN);
+		enum_cache[enum_cache_n].oid = oid;
+		enum_cache_n++;
+	}
+	return oid;
+}
+
+/* Label of an enum value, through the same cache. */
+const char *
+bo_enum_label(Oid oid)
+{
+	HeapTuple	tup;
+	Oid			typid;
+	char	   *label;
+	int			i;
+
+	for (i = 0; i < enum_cache_n; i++)
+		if (enum_cache[i].oid == oid)
+			return enum_cache[i].label;
+	tup = SearchSysCache1(ENUMOID, ObjectIdGetDatum(oid));
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "backorder: cache lookup failed for enum value %u", oid);
+	typid = ((Form_pg_enum) GETSTRUCT(tup))->enumtypid;
+	label = pstrdup(NameStr(((Form_pg_enum) GETSTRUCT(tup))->enumlabel));
+	ReleaseSysCache(tup);
+	(void) bo_enum_oid(typid, label);	/* caches it */
+	return label;
+}
+
+#define DIRECT_CACHE_SIZE 16
+
+typedef struct DirectCacheEntry
+{
+	Oid			relid;
+	int16		event;
+	bool		ok;
+} DirectCacheEntry;
+
+static DirectCacheEntry direct_cache[DIRECT_CACHE_SIZE];
+static int	direct_cache_n = 0;
+static bool direct_cache_registered = false;
+
+static void
+direct_cache_invalidate(Datum arg, Oid relid)
+{
+	int			i,
+				kept = 0;
+
+	for (i = 0; i < direct_cache_n; i++)
+		if (OidIsValid(relid) && direct_cache[i].relid != relid)
+			direct_cache[kept++] = direct_cache[i];
+	direct_cache_n = kept;
+}
+
+/*
  * Attribute numbers by name are looked up for every row a trigger sees; a small cache
  * keyed by relation and the caller's name pointer (the name itself is compared too, so a
  * reused pointer is harmless) saves the linear search of the tuple descriptor. Any
@@ -494,8 +643,8 @@ engine_function(Oid fnoid)
  * (whose function lives in this module): guards let the engine through, and the item's
  * purchase_sync fires only for supplier or pack-size changes, never for counters.
  */
-bool
-bo_direct_ok(Relation rel, List *indexes, int16 event)
+static bool
+direct_ok_uncached(Relation rel, List *indexes, int16 event)
 {
 	TriggerDesc *td = rel->trigdesc;
 	ListCell   *lc;
@@ -518,6 +667,33 @@ bo_direct_ok(Relation rel, List *indexes, int16 event)
 			return false;
 	}
 	return true;
+}
+
+/* bo_direct_ok's answers are cached until the table's relcache entry is invalidated. */
+bool
+bo_direct_ok(Relation rel, List *indexes, int16 event)
+{
+	Oid			relid = RelationGetRelid(rel);
+	bool		ok;
+	int			i;
+
+	if (!direct_cache_registered)
+	{
+		CacheRegisterRelcacheCallback(direct_cache_invalidate, (Datum) 0);
+		direct_cache_registered = true;
+	}
+	for (i = 0; i < direct_cache_n; i++)
+		if (direct_cache[i].relid == relid && direct_cache[i].event == event)
+			return direct_cache[i].ok;
+	ok = direct_ok_uncached(rel, indexes, event);
+	if (direct_cache_n < DIRECT_CACHE_SIZE)
+	{
+		direct_cache[direct_cache_n].relid = relid;
+		direct_cache[direct_cache_n].event = event;
+		direct_cache[direct_cache_n].ok = ok;
+		direct_cache_n++;
+	}
+	return ok;
 }
 
 /*

@@ -97,6 +97,9 @@ extern int64 bo_sub(int64 a, int64 b);
 extern TriggerData *bo_trigger_data(FunctionCallInfo fcinfo, const char *name,
 									bool before, bool row);
 extern int	bo_attnum(Relation rel, const char *colname);
+extern Oid	bo_relid(const char *name);
+extern Oid	bo_enum_oid(Oid typid, const char *label);
+extern const char *bo_enum_label(Oid oid);
 extern bool bo_direct_ok(Relation rel, List *indexes, int16 event);
 extern void bo_index_tuple(Relation rel, List *indexes, HeapTuple tup);
 

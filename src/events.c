@@ -111,7 +111,7 @@ event_id_sequence(Relation rel, int attnum)
 static bool
 events_write_direct(void)
 {
-	Relation	rel = table_open(get_relname_relid("event", get_namespace_oid("backorder", false)),
+	Relation	rel = table_open(bo_relid("event"),
 								 RowExclusiveLock);
 	List	   *indexes = RelationGetIndexList(rel);
 	TupleDesc	desc = RelationGetDescr(rel);

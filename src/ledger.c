@@ -57,13 +57,8 @@ Datum
 line_status_datum(Relation rel, int attnum, const LineState *l)
 {
 	Oid			typid = TupleDescAttr(RelationGetDescr(rel), attnum - 1)->atttypid;
-	Oid			label = GetSysCacheOid2(ENUMTYPOIDNAME, Anum_pg_enum_oid,
-										ObjectIdGetDatum(typid),
-										CStringGetDatum(line_status_label(l)));
 
-	if (!OidIsValid(label))
-		elog(ERROR, "backorder: line_status has no label \"%s\"", line_status_label(l));
-	return ObjectIdGetDatum(label);
+	return ObjectIdGetDatum(bo_enum_oid(typid, line_status_label(l)));
 }
 
 /* Read row i of the last SPI result (LINE_COLS) into a LineState. */
@@ -279,10 +274,9 @@ typedef struct LineCols
 static bool
 fill_direct(StockEntry *e, WalkState *w, int64 units)
 {
-	Oid			nsp = get_namespace_oid("backorder", false);
-	Relation	rel = table_open(get_relname_relid("order_line", nsp), RowExclusiveLock);
+	Relation	rel = table_open(bo_relid("order_line"), RowExclusiveLock);
 	List	   *indexes = RelationGetIndexList(rel);
-	Oid			idxoid = get_relname_relid("order_line_sku_idx", nsp);
+	Oid			idxoid = bo_relid("order_line_sku_idx");
 	Relation	idx;
 	LineCols	c;
 	ScanKeyData keys[2];
@@ -536,17 +530,10 @@ engine_end(void)
 static int64
 next_line_id(void)
 {
-	static Oid	seq = InvalidOid;
-	static LocalTransactionId seq_lxid = InvalidLocalTransactionId;
+	Oid			seq = bo_relid("order_line_line_id_seq");
 
-	if (seq_lxid != MyProc->lxid || !OidIsValid(seq))
-	{
-		seq = get_relname_relid("order_line_line_id_seq",
-								get_namespace_oid("backorder", false));
-		if (!OidIsValid(seq))
-			elog(ERROR, "backorder: sequence order_line_line_id_seq is missing");
-		seq_lxid = MyProc->lxid;
-	}
+	if (!OidIsValid(seq))
+		elog(ERROR, "backorder: sequence order_line_line_id_seq is missing");
 	return nextval_internal(seq, false);
 }
 

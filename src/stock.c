@@ -90,20 +90,6 @@ stock_find(const char *sku)
 	return e;
 }
 
-/* Label of an enum value. */
-static char *
-enum_label(Datum value)
-{
-	HeapTuple	tup = SearchSysCache1(ENUMOID, value);
-	char	   *label;
-
-	if (!HeapTupleIsValid(tup))
-		elog(ERROR, "backorder: cache lookup failed for enum value %u", DatumGetObjectId(value));
-	label = pstrdup(NameStr(((Form_pg_enum) GETSTRUCT(tup))->enumlabel));
-	ReleaseSysCache(tup);
-	return label;
-}
-
 /* locktag_field4 of the item queue locks (pg_advisory_lock uses 1 and 2) */
 #define ITEM_QUEUE_LOCK 0x424f
 
@@ -216,7 +202,7 @@ stock_lock(const char *sku)
 	if (stock_hash == NULL)
 		stock_init();
 
-	rel = table_open(get_relname_relid("item", get_namespace_oid("backorder", false)),
+	rel = table_open(bo_relid("item"),
 					 RowShareLock);
 	slot = table_slot_create(rel, NULL);
 	if (!lock_item_row(rel, sku, slot))
@@ -240,7 +226,8 @@ stock_lock(const char *sku)
 		e->incoming = DatumGetInt64(slot_getattr(slot, bo_attnum(rel, "incoming"), &isnull));
 		d = slot_getattr(slot, bo_attnum(rel, "queue_head"), &isnull);
 		e->queue_head = isnull ? 0 : DatumGetInt64(d);
-		e->policy = policy_from_label(enum_label(slot_getattr(slot, bo_attnum(rel, "policy"), &isnull)));
+		d = slot_getattr(slot, bo_attnum(rel, "policy"), &isnull);
+		e->policy = policy_from_label(bo_enum_label(DatumGetObjectId(d)));
 		d = slot_getattr(slot, bo_attnum(rel, "backorder_limit"), &isnull);
 		e->has_limit = !isnull;
 		e->backorder_limit = isnull ? 0 : DatumGetInt64(d);
@@ -373,7 +360,7 @@ stock_flush(void)
 	stock_check_usable();
 	if (stock_dirty == NIL)
 		return;
-	rel = table_open(get_relname_relid("item", get_namespace_oid("backorder", false)),
+	rel = table_open(bo_relid("item"),
 					 RowExclusiveLock);
 	indexes = RelationGetIndexList(rel);
 	direct = bo_direct_ok(rel, indexes, TRIGGER_TYPE_UPDATE);
