@@ -643,11 +643,14 @@ engine_function(Oid fnoid)
  * (whose function lives in this module): guards let the engine through, and the item's
  * purchase_sync fires only for supplier or pack-size changes, never for counters.
  */
-static bool
-direct_ok_uncached(Relation rel, List *indexes, int16 event)
+/*
+ * Has a shop added a trigger to rel for the event (TRIGGER_TYPE_INSERT, ...)? The
+ * engine's own triggers and internal (foreign-key) ones do not count.
+ */
+bool
+bo_shop_triggers(Relation rel, int16 event)
 {
 	TriggerDesc *td = rel->trigdesc;
-	ListCell   *lc;
 	int			i;
 
 	if (td)
@@ -655,7 +658,17 @@ direct_ok_uncached(Relation rel, List *indexes, int16 event)
 			if ((td->triggers[i].tgtype & event) != 0 &&
 				!td->triggers[i].tgisinternal &&
 				!engine_function(td->triggers[i].tgfoid))
-				return false;
+				return true;
+	return false;
+}
+
+static bool
+direct_ok_uncached(Relation rel, List *indexes, int16 event)
+{
+	ListCell   *lc;
+
+	if (bo_shop_triggers(rel, event))
+		return false;
 	foreach(lc, indexes)
 	{
 		Relation	ir = index_open(lfirst_oid(lc), AccessShareLock);
@@ -711,10 +724,20 @@ bo_indexes_open(Relation rel, List *indexes)
 	s->n = list_length(indexes);
 	s->rels = palloc(sizeof(Relation) * Max(s->n, 1));
 	s->infos = palloc(sizeof(IndexInfo *) * Max(s->n, 1));
+	s->estate = NULL;
 	foreach(lc, indexes)
 	{
+		IndexInfo  *info;
+
 		s->rels[i] = index_open(lfirst_oid(lc), RowExclusiveLock);
-		s->infos[i] = BuildIndexInfo(s->rels[i]);
+		info = s->infos[i] = BuildIndexInfo(s->rels[i]);
+		if (info->ii_Expressions != NIL || info->ii_Predicate != NIL)
+		{
+			if (s->estate == NULL)
+				s->estate = CreateExecutorState();
+			if (info->ii_Predicate != NIL)
+				info->ii_PredicateState = ExecPrepareQual(info->ii_Predicate, s->estate);
+		}
 		i++;
 	}
 	s->slot = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsHeapTuple);
@@ -727,17 +750,27 @@ bo_indexes_insert(BoIndexSet *s, HeapTuple tup)
 {
 	int			i;
 
+	ExprContext *econtext = s->estate ? GetPerTupleExprContext(s->estate) : NULL;
+
 	ExecStoreHeapTuple(tup, s->slot, false);
+	if (econtext)
+		econtext->ecxt_scantuple = s->slot;
 	for (i = 0; i < s->n; i++)
 	{
 		Datum		values[INDEX_MAX_KEYS];
 		bool		isnull[INDEX_MAX_KEYS];
 
-		FormIndexDatum(s->infos[i], s->slot, NULL, values, isnull);
+		/* a partial index holds only the rows its predicate accepts */
+		if (s->infos[i]->ii_PredicateState &&
+			!ExecQual(s->infos[i]->ii_PredicateState, econtext))
+			continue;
+		FormIndexDatum(s->infos[i], s->slot, s->estate, values, isnull);
 		index_insert(s->rels[i], values, isnull, &tup->t_self, s->heap,
 					 s->rels[i]->rd_index->indisunique ? UNIQUE_CHECK_YES : UNIQUE_CHECK_NO,
 					 false, s->infos[i]);
 	}
+	if (econtext)
+		ResetExprContext(econtext);
 	ExecClearTuple(s->slot);
 }
 
@@ -748,6 +781,8 @@ bo_indexes_close(BoIndexSet *s)
 
 	for (i = 0; i < s->n; i++)
 		index_close(s->rels[i], RowExclusiveLock);
+	if (s->estate)
+		FreeExecutorState(s->estate);
 	ExecDropSingleTupleTableSlot(s->slot);
 	pfree(s->rels);
 	pfree(s->infos);

@@ -101,6 +101,7 @@ extern Oid	bo_relid(const char *name);
 extern Oid	bo_enum_oid(Oid typid, const char *label);
 extern const char *bo_enum_label(Oid oid);
 extern bool bo_direct_ok(Relation rel, List *indexes, int16 event);
+extern bool bo_shop_triggers(Relation rel, int16 event);
 extern void bo_index_tuple(Relation rel, List *indexes, HeapTuple tup);
 
 /* A table's indexes, opened once for many direct writes. */
@@ -111,6 +112,7 @@ typedef struct BoIndexSet
 	Relation   *rels;
 	struct IndexInfo **infos;
 	TupleTableSlot *slot;
+	struct EState *estate;		/* for index predicates and expressions, else NULL */
 } BoIndexSet;
 extern BoIndexSet *bo_indexes_open(Relation rel, List *indexes);
 extern void bo_indexes_insert(BoIndexSet *s, HeapTuple tup);

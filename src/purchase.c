@@ -13,8 +13,19 @@
  */
 #include "backorder.h"
 
+#include "access/genam.h"
+#include "access/heapam.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "access/tableam.h"
 #include "access/xact.h"
+#include "catalog/pg_am.h"
+#include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
+#include "executor/executor.h"
+#include "utils/fmgroids.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
 #include "commands/trigger.h"
 #include "fmgr.h"
 #include "funcapi.h"
@@ -278,6 +289,189 @@ typedef struct SupplierDraft
 	int64		delta;
 } SupplierDraft;
 
+/*
+ * Purchase-order rows written straight through the heap and their indexes, like order
+ * lines and events: at commit the supplier's row is locked while these run, so an SPI
+ * statement's executor start-up (and a foreign-key check of keys this transaction holds
+ * locked anyway) is time every order of that supplier waits. Each returns false, having
+ * done nothing, when the executor is needed: a shop trigger on the table, or a primary
+ * key that is not the engine's.
+ */
+
+/* Open rel's primary key when it is a btree on exactly the given columns, else NULL. */
+static Relation
+open_pkey(Relation rel, int natts, const int *attnums)
+{
+	Oid			pkoid = RelationGetPrimaryKeyIndex(rel);
+	Relation	idx;
+	int			i;
+
+	if (!OidIsValid(pkoid))
+		return NULL;
+	idx = index_open(pkoid, AccessShareLock);
+	if (idx->rd_rel->relam != BTREE_AM_OID || idx->rd_index->indnkeyatts != natts)
+	{
+		index_close(idx, AccessShareLock);
+		return NULL;
+	}
+	for (i = 0; i < natts; i++)
+		if (idx->rd_index->indkey.values[i] != attnums[i])
+		{
+			index_close(idx, AccessShareLock);
+			return NULL;
+		}
+	return idx;
+}
+
+/*
+ * Find a row by its primary key, as this transaction last wrote it (its earlier
+ * statements included). Returns the scan, positioned; the slot holds the row when *found.
+ */
+static IndexScanDesc
+find_by_pkey(Relation rel, Relation idx, Snapshot snap, ScanKey keys, int nkeys,
+			 TupleTableSlot *slot, bool *found)
+{
+	IndexScanDesc scan = index_beginscan(rel, idx, snap, nkeys, 0);
+
+	index_rescan(scan, keys, nkeys, NULL, 0);
+	*found = index_getnext_slot(scan, ForwardScanDirection, slot);
+	return scan;
+}
+
+/* Replace one int8 column of the row in slot (its latest version, locked by us). */
+static void
+update_int8_col(Relation rel, TupleTableSlot *slot, int attnum, int64 value)
+{
+	bool		shouldfree;
+	HeapTuple	oldtup = ExecFetchSlotHeapTuple(slot, false, &shouldfree);
+	Datum		v = Int64GetDatum(value);
+	bool		isnull = false;
+	HeapTuple	newtup = heap_modify_tuple_by_cols(oldtup, RelationGetDescr(rel), 1, &attnum,
+												   &v, &isnull);
+
+	simple_heap_update(rel, &slot->tts_tid, newtup);
+	if (!HeapTupleIsHeapOnly(newtup))
+	{
+		BoIndexSet *ix = bo_indexes_open(rel, RelationGetIndexList(rel));
+
+		bo_indexes_insert(ix, newtup);
+		bo_indexes_close(ix);
+	}
+	if (shouldfree)
+		heap_freetuple(oldtup);
+}
+
+/*
+ * Set the line of item sku in draft to desired units (> 0), inserting it (first demand
+ * now) when there is none; *old receives the units it had (0: no line). The draft and the
+ * item are locked by this transaction: nobody else writes that line.
+ */
+static bool
+set_line_direct(int64 draft, const char *sku, int64 desired, TimestampTz now, int64 *old)
+{
+	Relation	rel = table_open(bo_relid("purchase_order_line"), RowExclusiveLock);
+	TupleDesc	desc = RelationGetDescr(rel);
+	int			key[2] = {bo_attnum(rel, "po_id"), bo_attnum(rel, "sku")};
+	int			a_qty = bo_attnum(rel, "qty");
+	Relation	idx = NULL;
+	ScanKeyData keys[2];
+	Snapshot	snap;
+	IndexScanDesc scan;
+	TupleTableSlot *slot;
+	bool		found,
+				isnull;
+
+	if (bo_shop_triggers(rel, TRIGGER_TYPE_INSERT | TRIGGER_TYPE_UPDATE) ||
+		(idx = open_pkey(rel, 2, key)) == NULL)
+	{
+		table_close(rel, NoLock);
+		return false;
+	}
+	CommandCounterIncrement();
+	snap = RegisterSnapshot(GetLatestSnapshot());
+	ScanKeyEntryInitialize(&keys[0], 0, 1, BTEqualStrategyNumber, InvalidOid,
+						   InvalidOid, F_INT8EQ, Int64GetDatum(draft));
+	ScanKeyEntryInitialize(&keys[1], 0, 2, BTEqualStrategyNumber, InvalidOid,
+						   idx->rd_indcollation[1], F_TEXTEQ, CStringGetTextDatum(sku));
+	slot = table_slot_create(rel, NULL);
+	scan = find_by_pkey(rel, idx, snap, keys, 2, slot, &found);
+	if (found)
+	{
+		*old = DatumGetInt64(slot_getattr(slot, a_qty, &isnull));
+		if (*old != desired)
+			update_int8_col(rel, slot, a_qty, desired);
+	}
+	else
+	{
+		Datum	   *values = palloc(sizeof(Datum) * desc->natts);
+		bool	   *nulls = palloc(sizeof(bool) * desc->natts);
+		HeapTuple	tup;
+		BoIndexSet *ix;
+
+		memset(nulls, true, sizeof(bool) * desc->natts);
+		values[key[0] - 1] = Int64GetDatum(draft);
+		values[key[1] - 1] = CStringGetTextDatum(sku);
+		values[a_qty - 1] = Int64GetDatum(desired);
+		values[bo_attnum(rel, "received_qty") - 1] = Int64GetDatum(0);
+		values[bo_attnum(rel, "first_demand_at") - 1] = TimestampTzGetDatum(now);
+		nulls[key[0] - 1] = nulls[key[1] - 1] = nulls[a_qty - 1] = false;
+		nulls[bo_attnum(rel, "received_qty") - 1] = false;
+		nulls[bo_attnum(rel, "first_demand_at") - 1] = false;
+		tup = heap_form_tuple(desc, values, nulls);
+		simple_heap_insert(rel, tup);
+		ix = bo_indexes_open(rel, RelationGetIndexList(rel));
+		bo_indexes_insert(ix, tup);
+		bo_indexes_close(ix);
+		*old = 0;
+	}
+	index_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	UnregisterSnapshot(snap);
+	index_close(idx, AccessShareLock);
+	table_close(rel, NoLock);
+	CommandCounterIncrement();
+	return true;
+}
+
+/* Add units to the kept total of purchase order po_id (its supplier's row is locked). */
+static bool
+add_total_direct(int64 po_id, int64 units)
+{
+	Relation	rel = table_open(bo_relid("purchase_order"), RowExclusiveLock);
+	int			key = bo_attnum(rel, "po_id");
+	int			a_total = bo_attnum(rel, "total_qty");
+	Relation	idx = NULL;
+	ScanKeyData skey;
+	Snapshot	snap;
+	IndexScanDesc scan;
+	TupleTableSlot *slot;
+	bool		found,
+				isnull;
+
+	if (bo_shop_triggers(rel, TRIGGER_TYPE_UPDATE) || (idx = open_pkey(rel, 1, &key)) == NULL)
+	{
+		table_close(rel, NoLock);
+		return false;
+	}
+	CommandCounterIncrement();
+	snap = RegisterSnapshot(GetLatestSnapshot());
+	ScanKeyEntryInitialize(&skey, 0, 1, BTEqualStrategyNumber, InvalidOid,
+						   InvalidOid, F_INT8EQ, Int64GetDatum(po_id));
+	slot = table_slot_create(rel, NULL);
+	scan = find_by_pkey(rel, idx, snap, &skey, 1, slot, &found);
+	if (!found)
+		elog(ERROR, "backorder: purchase order " INT64_FORMAT " vanished", po_id);
+	update_int8_col(rel, slot, a_total,
+					bo_add(DatumGetInt64(slot_getattr(slot, a_total, &isnull)), units));
+	index_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	UnregisterSnapshot(snap);
+	index_close(idx, AccessShareLock);
+	table_close(rel, NoLock);
+	CommandCounterIncrement();
+	return true;
+}
+
 /* Add units to the kept total of the draft po_id, when it is one of sup. */
 static void
 draft_changed(SupplierDraft *sup, int nsup, int64 po_id, int64 units)
@@ -306,6 +500,11 @@ drafts_write_totals(SupplierDraft *sup, int nsup)
 
 		if (sup[i].draft == 0 || sup[i].delta == 0)
 			continue;
+		if (add_total_direct(sup[i].draft, sup[i].delta))
+		{
+			sup[i].delta = 0;
+			continue;
+		}
 		args[0] = Int64GetDatum(sup[i].draft);
 		args[1] = Int64GetDatum(sup[i].delta);
 		bo_run(bo_prepare(&plan,
@@ -384,28 +583,35 @@ resync_item(StockEntry *e, SupplierDraft *own, SupplierDraft *sup, int nsup, Tim
 	}
 	if (e->supplier_id && *draft != 0)
 	{
+		int64		before = 0; /* the line's units before (0: there was no line) */
+
 		args[1] = Int64GetDatum(*draft);
 		args[2] = Int64GetDatum(desired);
 		args[3] = TimestampTzGetDatum(now);
-		/* both return the line's units before (NULL: there was no line) */
-		if (desired > 0)
-			bo_run(bo_prepare(&set_line,
-							  "WITH old AS (SELECT qty FROM backorder.purchase_order_line"
-							  "              WHERE po_id OPERATOR(pg_catalog.=) $2 AND sku OPERATOR(pg_catalog.=) $1)"
-							  "INSERT INTO backorder.purchase_order_line AS l"
-							  "       (po_id, sku, qty, first_demand_at) VALUES ($2, $1, $3, $4)"
-							  " ON CONFLICT (po_id, sku) DO UPDATE SET qty = EXCLUDED.qty"
-							  " RETURNING (SELECT qty FROM old)",
-							  4, (Oid[]) {TEXTOID, INT8OID, INT8OID, TIMESTAMPTZOID}),
-				   args, NULL, 0);
-		else
-			bo_run(bo_prepare(&drop_line,
-							  "DELETE FROM backorder.purchase_order_line"
-							  " WHERE sku OPERATOR(pg_catalog.=) $1 AND po_id OPERATOR(pg_catalog.=) $2"
-							  " RETURNING qty",
-							  2, (Oid[]) {TEXTOID, INT8OID}),
-				   args, NULL, 0);
-		own->delta += desired - (SPI_processed > 0 ? bo_col_int8(0, 1, 0) : 0);
+		if (desired <= 0 || !set_line_direct(*draft, e->sku, desired, now, &before))
+		{
+			if (desired > 0)
+				bo_run(bo_prepare(&set_line,
+								  "WITH old AS (SELECT qty FROM backorder.purchase_order_line"
+								  "              WHERE po_id OPERATOR(pg_catalog.=) $2 AND sku OPERATOR(pg_catalog.=) $1)"
+								  "INSERT INTO backorder.purchase_order_line AS l"
+								  "       (po_id, sku, qty, first_demand_at) VALUES ($2, $1, $3, $4)"
+								  " ON CONFLICT (po_id, sku) DO UPDATE SET qty = EXCLUDED.qty"
+								  " RETURNING (SELECT qty FROM old)",
+								  4, (Oid[]) {TEXTOID, INT8OID, INT8OID, TIMESTAMPTZOID}),
+					   args, NULL, 0);
+			else
+				bo_run(bo_prepare(&drop_line,
+								  "DELETE FROM backorder.purchase_order_line"
+								  " WHERE sku OPERATOR(pg_catalog.=) $1 AND po_id OPERATOR(pg_catalog.=) $2"
+								  " RETURNING qty",
+								  2, (Oid[]) {TEXTOID, INT8OID}),
+					   args, NULL, 0);
+			/* both return the line's units before (NULL: there was no line) */
+			if (SPI_processed > 0)
+				before = bo_col_int8(0, 1, 0);
+		}
+		own->delta += desired - before;
 	}
 	if (e->incoming != open + desired)
 	{
