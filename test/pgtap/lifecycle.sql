@@ -2,11 +2,13 @@
 -- Shipments, cancellations (the Spree #7328 case among them), stock adjustments (gains, losses
 -- within free stock, losses that take allocation back, losses below zero), ship_complete order
 -- headers, events (and that a rolled-back savepoint leaves none), purge_events, and item settings
--- (supplier_id, policy, backorder_limit) changed by a client while lines wait.
+-- (supplier_id, policy, backorder_limit) changed by a client while lines wait, and draft
+-- purchase-order lines written directly or, with a shop trigger, through the executor (amcheck
+-- checks every btree index of the extension afterwards).
 -- Every scenario ends with backorder.verify() being empty.
 -- psql settings, BEGIN (this file ends with ROLLBACK), SET CONSTRAINTS ALL IMMEDIATE, pg_temp.ln/it/lid
 \ir helpers.psql
-SELECT plan(128);
+SELECT plan(134);
 SET backorder.clock = '2026-01-05 10:00+00';
 
 -- helpers of this file (ln, it and lid come from helpers.psql) -------------------------
@@ -377,6 +379,37 @@ SELECT is(pg_temp.ln('is4'), 'qty=2 alloc=2 back=0 ship=0 canc=0 allocated', 'IS
 INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('is7', 'IS3', 1);
 SELECT is(pg_temp.ln('is7'), 'qty=1 alloc=1 back=0 ship=0 canc=0 allocated', 'IS3: a deny order within free stock is allocated');
 SELECT is_empty('SELECT * FROM backorder.verify()', 'verify() empty after item settings changed');
+
+-- 9. draft lines and totals: written straight into the heap, or through the executor when
+-- a shop trigger watches purchase_order_line; every index whole afterwards (amcheck)
+INSERT INTO backorder.supplier (supplier_id, name, lead_time, po_min_qty) VALUES ('big', 'Big Supplier', '3 days', 100);
+INSERT INTO backorder.item (sku, supplier_id) VALUES ('D1', 'big'), ('D2', 'big'), ('D3', 'big');
+CREATE FUNCTION pg_temp.draft(s text) RETURNS text LANGUAGE sql AS $$
+    SELECT p.total_qty || ' = ' || string_agg(l.sku || ':' || l.qty, ' + ' ORDER BY l.sku)
+      FROM backorder.purchase_order p JOIN backorder.purchase_order_line l USING (po_id)
+     WHERE p.supplier_id = s AND p.status = 'draft' GROUP BY p.total_qty $$;
+INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('d1', 'D1', 3);
+INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('d2', 'D1', 2), ('d3', 'D2', 4);
+SELECT is(pg_temp.draft('big'), '9 = D1:5 + D2:4',
+          'below po_min_qty the draft buffers one line per item, a line grows with its demand, the total follows');
+CREATE TABLE public.po_line_log (sku text, qty bigint, op text);
+CREATE FUNCTION public.log_po_line() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN INSERT INTO public.po_line_log VALUES (NEW.sku, NEW.qty, TG_OP); RETURN NEW; END $$;
+CREATE TRIGGER shop_log AFTER INSERT OR UPDATE ON backorder.purchase_order_line
+    FOR EACH ROW EXECUTE FUNCTION public.log_po_line();
+INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('d4', 'D2', 1), ('d5', 'D3', 2);
+SELECT is((SELECT string_agg(sku || ':' || qty || ' ' || op, ', ' ORDER BY sku) FROM public.po_line_log),
+          'D2:5 UPDATE, D3:2 INSERT', 'with a shop trigger on purchase_order_line the draft lines go through the executor, and the trigger sees them');
+SELECT is(pg_temp.draft('big'), '12 = D1:5 + D2:5 + D3:2', 'the same draft either way');
+DROP TRIGGER shop_log ON backorder.purchase_order_line;
+INSERT INTO backorder.receipt (sku, qty) VALUES ('D1', 2);
+SELECT is(pg_temp.draft('big'), '10 = D1:3 + D2:5 + D3:2', 'a receipt shrinks the line of the units it covered');
+CREATE EXTENSION IF NOT EXISTS amcheck;
+SELECT lives_ok($$SELECT bt_index_check(i.indexrelid, true)
+                     FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am a ON a.oid = c.relam
+                    WHERE c.relnamespace = 'backorder'::regnamespace AND a.amname = 'btree'$$,
+                'amcheck (heapallindexed): every btree index of the extension, partial ones included, holds every row it must');
+SELECT is_empty('SELECT * FROM backorder.verify()', 'verify() empty after the direct and executor draft writes');
 
 SELECT * FROM finish();
 ROLLBACK;
