@@ -636,14 +636,6 @@ engine_function(Oid fnoid)
 }
 
 /*
- * May the engine write rows of rel straight into the heap, bypassing the executor? Yes
- * unless a shop added a trigger for the event that must see the write, or an index with
- * expressions or a predicate. Internal (foreign-key) triggers have nothing to do, since
- * the engine never changes a key column, and neither have the engine's own triggers
- * (whose function lives in this module): guards let the engine through, and the item's
- * purchase_sync fires only for supplier or pack-size changes, never for counters.
- */
-/*
  * Has a shop added a trigger to rel for the event (TRIGGER_TYPE_INSERT, ...)? The
  * engine's own triggers and internal (foreign-key) ones do not count.
  */
@@ -662,6 +654,14 @@ bo_shop_triggers(Relation rel, int16 event)
 	return false;
 }
 
+/*
+ * May the engine write rows of rel straight into the heap, bypassing the executor? Yes
+ * unless a shop added a trigger for the event that must see the write, or an index with
+ * expressions or a predicate. Internal (foreign-key) triggers have nothing to do, since
+ * the engine never changes a key column, and neither have the engine's own triggers
+ * (whose function lives in this module): guards let the engine through, and the item's
+ * purchase_sync fires only for supplier or pack-size changes, never for counters.
+ */
 static bool
 direct_ok_uncached(Relation rel, List *indexes, int16 event)
 {
@@ -748,9 +748,8 @@ bo_indexes_open(Relation rel, List *indexes)
 void
 bo_indexes_insert(BoIndexSet *s, HeapTuple tup)
 {
-	int			i;
-
 	ExprContext *econtext = s->estate ? GetPerTupleExprContext(s->estate) : NULL;
+	int			i;
 
 	ExecStoreHeapTuple(tup, s->slot, false);
 	if (econtext)

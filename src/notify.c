@@ -8,10 +8,9 @@
  * transaction instead hands the event ids it would have notified to a ring in shared
  * memory (one ring per database), as runs of consecutive ids (a receipt that fills
  * 100,000 lines hands over one run, not 100,000 ids), and a background worker connected
- * to that database,
- * "backorder notifier", sends them: one NOTIFY per event, as before, on channel
- * backorder_events with the event_id as payload, but many events per transaction of its
- * own. Listeners hear an event only after the transaction that wrote it committed (the ids
+ * to that database, "backorder notifier", sends them: one NOTIFY per event, as before,
+ * on channel backorder_events with the event_id as payload, but many events per
+ * transaction of its own. Listeners hear an event only after the transaction that wrote it committed (the ids
  * are published in the commit callback, after the commit is visible) and never hear of a
  * rolled-back one.
  *
