@@ -323,40 +323,79 @@ open_pkey(Relation rel, int natts, const int *attnums)
 	return idx;
 }
 
-/*
- * Find a row by its primary key, as this transaction last wrote it (its earlier
- * statements included). Returns the scan, positioned; the slot holds the row when *found.
- */
-static IndexScanDesc
-find_by_pkey(Relation rel, Relation idx, Snapshot snap, ScanKey keys, int nkeys,
-			 TupleTableSlot *slot, bool *found)
+/* A row of one of the engine's tables, found by its primary key for a direct write. */
+typedef struct PkeyRow
 {
-	IndexScanDesc scan = index_beginscan(rel, idx, snap, nkeys, 0);
+	Relation	rel;
+	Relation	idx;
+	Snapshot	snap;
+	IndexScanDesc scan;
+	TupleTableSlot *slot;		/* the row, when found */
+	bool		found;
+} PkeyRow;
 
-	index_rescan(scan, keys, nkeys, NULL, 0);
-	*found = index_getnext_slot(scan, ForwardScanDirection, slot);
-	return scan;
+/*
+ * Open backorder.<relname> and look up the row whose primary key columns cols (int8, or
+ * text where text[i]) equal vals, as this transaction last wrote it. Returns false,
+ * having done nothing, when the executor is needed: a shop trigger for events on the
+ * table, or a primary key that is not a btree on exactly those columns.
+ */
+static bool
+pkey_row_find(PkeyRow *r, const char *relname, int16 events, int n,
+			  const char *const *cols, const Datum *vals, const bool *text)
+{
+	ScanKeyData keys[2];
+	int			attnums[2];
+	int			i;
+
+	Assert(n <= 2);
+	r->rel = table_open(bo_relid(relname), RowExclusiveLock);
+	for (i = 0; i < n; i++)
+		attnums[i] = bo_attnum(r->rel, cols[i]);
+	if (bo_shop_triggers(r->rel, events) || (r->idx = open_pkey(r->rel, n, attnums)) == NULL)
+	{
+		table_close(r->rel, NoLock);
+		return false;
+	}
+	CommandCounterIncrement();
+	r->snap = RegisterSnapshot(GetLatestSnapshot());
+	for (i = 0; i < n; i++)
+		ScanKeyEntryInitialize(&keys[i], 0, i + 1, BTEqualStrategyNumber, InvalidOid,
+							   text[i] ? r->idx->rd_indcollation[i] : InvalidOid,
+							   text[i] ? F_TEXTEQ : F_INT8EQ, vals[i]);
+	r->slot = table_slot_create(r->rel, NULL);
+	r->scan = index_beginscan(r->rel, r->idx, r->snap, n, 0);
+	index_rescan(r->scan, keys, n, NULL, 0);
+	r->found = index_getnext_slot(r->scan, ForwardScanDirection, r->slot);
+	return true;
 }
 
-/* Replace one int8 column of the row in slot (its latest version, locked by us). */
+/* Close what pkey_row_find opened; what was written is visible to what follows. */
 static void
-update_int8_col(Relation rel, TupleTableSlot *slot, int attnum, int64 value)
+pkey_row_done(PkeyRow *r)
+{
+	index_endscan(r->scan);
+	ExecDropSingleTupleTableSlot(r->slot);
+	UnregisterSnapshot(r->snap);
+	index_close(r->idx, AccessShareLock);
+	table_close(r->rel, NoLock);
+	CommandCounterIncrement();
+}
+
+/* Replace one int8 column of the row found (its latest version, locked by us). */
+static void
+update_int8_col(PkeyRow *r, int attnum, int64 value)
 {
 	bool		shouldfree;
-	HeapTuple	oldtup = ExecFetchSlotHeapTuple(slot, false, &shouldfree);
+	HeapTuple	oldtup = ExecFetchSlotHeapTuple(r->slot, false, &shouldfree);
 	Datum		v = Int64GetDatum(value);
 	bool		isnull = false;
-	HeapTuple	newtup = heap_modify_tuple_by_cols(oldtup, RelationGetDescr(rel), 1, &attnum,
+	HeapTuple	newtup = heap_modify_tuple_by_cols(oldtup, RelationGetDescr(r->rel), 1, &attnum,
 												   &v, &isnull);
 
-	simple_heap_update(rel, &slot->tts_tid, newtup);
+	simple_heap_update(r->rel, &r->slot->tts_tid, newtup);
 	if (!HeapTupleIsHeapOnly(newtup))
-	{
-		BoIndexSet *ix = bo_indexes_open(rel, RelationGetIndexList(rel));
-
-		bo_indexes_insert(ix, newtup);
-		bo_indexes_close(ix);
-	}
+		bo_index_tuple(r->rel, RelationGetIndexList(r->rel), newtup);
 	if (shouldfree)
 		heap_freetuple(oldtup);
 }
@@ -369,67 +408,46 @@ update_int8_col(Relation rel, TupleTableSlot *slot, int attnum, int64 value)
 static bool
 set_line_direct(int64 draft, const char *sku, int64 desired, TimestampTz now, int64 *old)
 {
-	Relation	rel = table_open(bo_relid("purchase_order_line"), RowExclusiveLock);
-	TupleDesc	desc = RelationGetDescr(rel);
-	int			key[2] = {bo_attnum(rel, "po_id"), bo_attnum(rel, "sku")};
-	int			a_qty = bo_attnum(rel, "qty");
-	Relation	idx = NULL;
-	ScanKeyData keys[2];
-	Snapshot	snap;
-	IndexScanDesc scan;
-	TupleTableSlot *slot;
-	bool		found,
-				isnull;
+	static const char *const cols[2] = {"po_id", "sku"};
+	static const bool text[2] = {false, true};
+	Datum		vals[2] = {Int64GetDatum(draft), CStringGetTextDatum(sku)};
+	PkeyRow		r;
+	int			a_qty;
+	bool		isnull;
 
-	if (bo_shop_triggers(rel, TRIGGER_TYPE_INSERT | TRIGGER_TYPE_UPDATE) ||
-		(idx = open_pkey(rel, 2, key)) == NULL)
-	{
-		table_close(rel, NoLock);
+	if (!pkey_row_find(&r, "purchase_order_line", TRIGGER_TYPE_INSERT | TRIGGER_TYPE_UPDATE,
+					   2, cols, vals, text))
 		return false;
-	}
-	CommandCounterIncrement();
-	snap = RegisterSnapshot(GetLatestSnapshot());
-	ScanKeyEntryInitialize(&keys[0], 0, 1, BTEqualStrategyNumber, InvalidOid,
-						   InvalidOid, F_INT8EQ, Int64GetDatum(draft));
-	ScanKeyEntryInitialize(&keys[1], 0, 2, BTEqualStrategyNumber, InvalidOid,
-						   idx->rd_indcollation[1], F_TEXTEQ, CStringGetTextDatum(sku));
-	slot = table_slot_create(rel, NULL);
-	scan = find_by_pkey(rel, idx, snap, keys, 2, slot, &found);
-	if (found)
+	a_qty = bo_attnum(r.rel, "qty");
+	if (r.found)
 	{
-		*old = DatumGetInt64(slot_getattr(slot, a_qty, &isnull));
+		*old = DatumGetInt64(slot_getattr(r.slot, a_qty, &isnull));
 		if (*old != desired)
-			update_int8_col(rel, slot, a_qty, desired);
+			update_int8_col(&r, a_qty, desired);
 	}
 	else
 	{
+		TupleDesc	desc = RelationGetDescr(r.rel);
 		Datum	   *values = palloc(sizeof(Datum) * desc->natts);
 		bool	   *nulls = palloc(sizeof(bool) * desc->natts);
+		const char *names[5] = {"po_id", "sku", "qty", "received_qty", "first_demand_at"};
+		Datum		set[5] = {vals[0], vals[1], Int64GetDatum(desired), Int64GetDatum(0),
+							  TimestampTzGetDatum(now)};
 		HeapTuple	tup;
-		BoIndexSet *ix;
+		int			i;
 
 		memset(nulls, true, sizeof(bool) * desc->natts);
-		values[key[0] - 1] = Int64GetDatum(draft);
-		values[key[1] - 1] = CStringGetTextDatum(sku);
-		values[a_qty - 1] = Int64GetDatum(desired);
-		values[bo_attnum(rel, "received_qty") - 1] = Int64GetDatum(0);
-		values[bo_attnum(rel, "first_demand_at") - 1] = TimestampTzGetDatum(now);
-		nulls[key[0] - 1] = nulls[key[1] - 1] = nulls[a_qty - 1] = false;
-		nulls[bo_attnum(rel, "received_qty") - 1] = false;
-		nulls[bo_attnum(rel, "first_demand_at") - 1] = false;
+		for (i = 0; i < 5; i++)
+		{
+			values[bo_attnum(r.rel, names[i]) - 1] = set[i];
+			nulls[bo_attnum(r.rel, names[i]) - 1] = false;
+		}
 		tup = heap_form_tuple(desc, values, nulls);
-		simple_heap_insert(rel, tup);
-		ix = bo_indexes_open(rel, RelationGetIndexList(rel));
-		bo_indexes_insert(ix, tup);
-		bo_indexes_close(ix);
+		simple_heap_insert(r.rel, tup);
+		bo_index_tuple(r.rel, RelationGetIndexList(r.rel), tup);
 		*old = 0;
 	}
-	index_endscan(scan);
-	ExecDropSingleTupleTableSlot(slot);
-	UnregisterSnapshot(snap);
-	index_close(idx, AccessShareLock);
-	table_close(rel, NoLock);
-	CommandCounterIncrement();
+	pkey_row_done(&r);
 	return true;
 }
 
@@ -437,38 +455,21 @@ set_line_direct(int64 draft, const char *sku, int64 desired, TimestampTz now, in
 static bool
 add_total_direct(int64 po_id, int64 units)
 {
-	Relation	rel = table_open(bo_relid("purchase_order"), RowExclusiveLock);
-	int			key = bo_attnum(rel, "po_id");
-	int			a_total = bo_attnum(rel, "total_qty");
-	Relation	idx = NULL;
-	ScanKeyData skey;
-	Snapshot	snap;
-	IndexScanDesc scan;
-	TupleTableSlot *slot;
-	bool		found,
-				isnull;
+	static const char *const cols[1] = {"po_id"};
+	static const bool text[1] = {false};
+	Datum		val = Int64GetDatum(po_id);
+	PkeyRow		r;
+	int			a_total;
+	bool		isnull;
 
-	if (bo_shop_triggers(rel, TRIGGER_TYPE_UPDATE) || (idx = open_pkey(rel, 1, &key)) == NULL)
-	{
-		table_close(rel, NoLock);
+	if (!pkey_row_find(&r, "purchase_order", TRIGGER_TYPE_UPDATE, 1, cols, &val, text))
 		return false;
-	}
-	CommandCounterIncrement();
-	snap = RegisterSnapshot(GetLatestSnapshot());
-	ScanKeyEntryInitialize(&skey, 0, 1, BTEqualStrategyNumber, InvalidOid,
-						   InvalidOid, F_INT8EQ, Int64GetDatum(po_id));
-	slot = table_slot_create(rel, NULL);
-	scan = find_by_pkey(rel, idx, snap, &skey, 1, slot, &found);
-	if (!found)
+	if (!r.found)
 		elog(ERROR, "backorder: purchase order " INT64_FORMAT " vanished", po_id);
-	update_int8_col(rel, slot, a_total,
-					bo_add(DatumGetInt64(slot_getattr(slot, a_total, &isnull)), units));
-	index_endscan(scan);
-	ExecDropSingleTupleTableSlot(slot);
-	UnregisterSnapshot(snap);
-	index_close(idx, AccessShareLock);
-	table_close(rel, NoLock);
-	CommandCounterIncrement();
+	a_total = bo_attnum(r.rel, "total_qty");
+	update_int8_col(&r, a_total, bo_add(DatumGetInt64(slot_getattr(r.slot, a_total, &isnull)),
+										units));
+	pkey_row_done(&r);
 	return true;
 }
 
