@@ -827,6 +827,21 @@ bo_xact_callback(XactEvent event, void *arg)
 	}
 }
 
+/*
+ * Room for one more element in a growing array of n elements of elemsize with room for
+ * *max: returns the array, reallocated (doubled; the first one allocated in cxt, for 16)
+ * when it was full.
+ */
+void *
+bo_grow(void *array, int n, int *max, Size elemsize, MemoryContext cxt)
+{
+	if (n < *max)
+		return array;
+	*max = *max ? *max * 2 : 16;
+	return array ? repalloc_huge(array, elemsize * *max)
+		: MemoryContextAlloc(cxt, elemsize * *max);
+}
+
 /* A rolled-back subtransaction takes its locks and its cached changes with it. */
 static void
 bo_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
@@ -835,13 +850,8 @@ bo_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 	switch (event)
 	{
 		case SUBXACT_EVENT_START_SUB:
-			if (ndepth_marks == maxdepth_marks)
-			{
-				maxdepth_marks = maxdepth_marks ? maxdepth_marks * 2 : 16;
-				depth_marks = depth_marks
-					? repalloc(depth_marks, sizeof(DepthMark) * maxdepth_marks)
-					: MemoryContextAlloc(TopMemoryContext, sizeof(DepthMark) * maxdepth_marks);
-			}
+			depth_marks = bo_grow(depth_marks, ndepth_marks, &maxdepth_marks,
+								  sizeof(DepthMark), TopMemoryContext);
 			depth_marks[ndepth_marks].subid = mySubid;
 			depth_marks[ndepth_marks].depth = engine_depth;
 			ndepth_marks++;

@@ -92,6 +92,7 @@ extern int64 bo_col_int8(int row, int col, int64 ifnull);
 extern char *bo_col_text(int row, int col);
 extern HTAB *bo_string_hash(const char *name, Size entrysize, MemoryContext cxt);
 extern Datum bo_array(Datum *elems, bool *nulls, int n, Oid elemtype);
+extern void *bo_grow(void *array, int n, int *max, Size elemsize, MemoryContext cxt);
 extern int64 bo_add(int64 a, int64 b);
 extern int64 bo_sub(int64 a, int64 b);
 extern TriggerData *bo_trigger_data(FunctionCallInfo fcinfo, const char *name,

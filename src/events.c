@@ -53,14 +53,10 @@ event_add(const char *kind, const char *sku, const char *order_ref,
 	{
 		events_cxt = AllocSetContextCreate(TopTransactionContext, "backorder events",
 										   ALLOCSET_DEFAULT_SIZES);
-		maxpending = 64;
-		pending = MemoryContextAlloc(events_cxt, sizeof(PendingEvent) * maxpending);
+		pending = NULL;
+		npending = maxpending = 0;
 	}
-	if (npending == maxpending)
-	{
-		maxpending *= 2;
-		pending = repalloc_huge(pending, sizeof(PendingEvent) * maxpending);
-	}
+	pending = bo_grow(pending, npending, &maxpending, sizeof(PendingEvent), events_cxt);
 	ev = &pending[npending++];
 	ev->kind = kind;
 	ev->sku = sku ? MemoryContextStrdup(events_cxt, sku) : NULL;

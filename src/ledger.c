@@ -186,12 +186,8 @@ walk_lines(SPIPlanPtr plan, Datum *keys, const char *sku,
 			elog(ERROR, "backorder: the lines of item \"%s\" do not match its counters", sku);
 		for (i = 0; i < SPI_processed && more; i++)
 		{
-			if (nchanged == maxchanged)
-			{
-				maxchanged = maxchanged ? maxchanged * 2 : 16;
-				changed = changed ? repalloc_huge(changed, sizeof(LineState) * maxchanged)
-					: palloc(sizeof(LineState) * maxchanged);
-			}
+			changed = bo_grow(changed, nchanged, &maxchanged, sizeof(LineState),
+							  CurrentMemoryContext);
 			line_from_spi(i, &changed[nchanged]);
 			more = step(&changed[nchanged], arg);
 			nchanged++;

@@ -160,13 +160,8 @@ notify_event(int64 id)
 			last->count++;
 			return;
 		}
-		if (npending == maxpending)
-		{
-			maxpending = maxpending ? maxpending * 2 : 64;
-			pending = pending
-				? repalloc_huge(pending, sizeof(PendingRun) * maxpending)
-				: MemoryContextAlloc(TopTransactionContext, sizeof(PendingRun) * maxpending);
-		}
+		pending = bo_grow(pending, npending, &maxpending, sizeof(PendingRun),
+						  TopTransactionContext);
 		pending[npending].first = id;
 		pending[npending].count = 1;
 		pending[npending].subid = subid;
