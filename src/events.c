@@ -13,6 +13,7 @@
 #include "access/heapam.h"
 #include "access/table.h"
 #include "access/xact.h"
+#include "executor/tuptable.h"
 #include "catalog/dependency.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_trigger.h"
@@ -36,6 +37,9 @@ typedef struct PendingEvent
 	int64		qty;
 	SubTransactionId subid;
 } PendingEvent;
+
+/* event rows written by one heap_multi_insert */
+#define EVENT_BATCH 1000
 
 static MemoryContext events_cxt = NULL;
 static PendingEvent *pending = NULL;
@@ -123,7 +127,11 @@ events_write_direct(void)
 				a_line,
 				a_po,
 				a_qty;
-	int			i;
+	int			i,
+				n,
+				done,
+				nslots;
+	TupleTableSlot **slots;
 	TimestampTz at = bo_now();
 
 	if (!bo_direct_ok(rel, indexes, TRIGGER_TYPE_INSERT))
@@ -142,49 +150,64 @@ events_write_direct(void)
 	seq = event_id_sequence(rel, a_id);
 	values = palloc(sizeof(Datum) * desc->natts);
 	nulls = palloc(sizeof(bool) * desc->natts);
+	nslots = Min(npending, EVENT_BATCH);
+	slots = palloc(sizeof(TupleTableSlot *) * nslots);
+	for (i = 0; i < nslots; i++)
+		slots[i] = MakeSingleTupleTableSlot(desc, &TTSOpsHeapTuple);
 	ix = bo_indexes_open(rel, indexes);
-	for (i = 0; i < npending; i++)
+	for (done = 0; done < npending; done += n)
 	{
-		PendingEvent *ev = &pending[i];
-		int64		id = nextval_internal(seq, false);
-		HeapTuple	tup;
+		n = Min(npending - done, EVENT_BATCH);
+		for (i = 0; i < n; i++)
+		{
+			PendingEvent *ev = &pending[done + i];
 
-		memset(nulls, true, sizeof(bool) * desc->natts);
-		values[a_id - 1] = Int64GetDatum(id);
-		nulls[a_id - 1] = false;
-		values[a_at - 1] = TimestampTzGetDatum(at);
-		nulls[a_at - 1] = false;
-		values[a_kind - 1] = CStringGetTextDatum(ev->kind);
-		nulls[a_kind - 1] = false;
-		if (ev->sku)
-		{
-			values[a_sku - 1] = CStringGetTextDatum(ev->sku);
-			nulls[a_sku - 1] = false;
+			memset(nulls, true, sizeof(bool) * desc->natts);
+			values[a_id - 1] = Int64GetDatum(nextval_internal(seq, false));
+			nulls[a_id - 1] = false;
+			values[a_at - 1] = TimestampTzGetDatum(at);
+			nulls[a_at - 1] = false;
+			values[a_kind - 1] = CStringGetTextDatum(ev->kind);
+			nulls[a_kind - 1] = false;
+			if (ev->sku)
+			{
+				values[a_sku - 1] = CStringGetTextDatum(ev->sku);
+				nulls[a_sku - 1] = false;
+			}
+			if (ev->order_ref)
+			{
+				values[a_ref - 1] = CStringGetTextDatum(ev->order_ref);
+				nulls[a_ref - 1] = false;
+			}
+			if (ev->line_id)
+			{
+				values[a_line - 1] = Int64GetDatum(ev->line_id);
+				nulls[a_line - 1] = false;
+			}
+			if (ev->po_id)
+			{
+				values[a_po - 1] = Int64GetDatum(ev->po_id);
+				nulls[a_po - 1] = false;
+			}
+			values[a_qty - 1] = Int64GetDatum(ev->qty);
+			nulls[a_qty - 1] = false;
+			ExecStoreHeapTuple(heap_form_tuple(desc, values, nulls), slots[i], true);
 		}
-		if (ev->order_ref)
+		/* one WAL record and one buffer lock per page, not per row */
+		heap_multi_insert(rel, slots, n, GetCurrentCommandId(true), 0, NULL);
+		for (i = 0; i < n; i++)
 		{
-			values[a_ref - 1] = CStringGetTextDatum(ev->order_ref);
-			nulls[a_ref - 1] = false;
+			HeapTuple	tup = ExecFetchSlotHeapTuple(slots[i], false, NULL);
+
+			tup->t_self = slots[i]->tts_tid;
+			bo_indexes_insert(ix, tup);
+			if (bo_notify)
+				notify_event(DatumGetInt64(slot_getattr(slots[i], a_id, &(bool) {false})));
+			ExecClearTuple(slots[i]);
 		}
-		if (ev->line_id)
-		{
-			values[a_line - 1] = Int64GetDatum(ev->line_id);
-			nulls[a_line - 1] = false;
-		}
-		if (ev->po_id)
-		{
-			values[a_po - 1] = Int64GetDatum(ev->po_id);
-			nulls[a_po - 1] = false;
-		}
-		values[a_qty - 1] = Int64GetDatum(ev->qty);
-		nulls[a_qty - 1] = false;
-		tup = heap_form_tuple(desc, values, nulls);
-		simple_heap_insert(rel, tup);
-		bo_indexes_insert(ix, tup);
-		heap_freetuple(tup);
-		if (bo_notify)
-			notify_event(id);
 	}
+	for (i = 0; i < nslots; i++)
+		ExecDropSingleTupleTableSlot(slots[i]);
 	bo_indexes_close(ix);
 	table_close(rel, NoLock);
 	npending = 0;
