@@ -8,7 +8,7 @@
 -- Every scenario ends with backorder.verify() being empty.
 -- psql settings, BEGIN (this file ends with ROLLBACK), SET CONSTRAINTS ALL IMMEDIATE, pg_temp.ln/it/lid
 \ir helpers.psql
-SELECT plan(134);
+SELECT plan(136);
 SET backorder.clock = '2026-01-05 10:00+00';
 
 -- helpers of this file (ln, it and lid come from helpers.psql) -------------------------
@@ -410,6 +410,31 @@ SELECT lives_ok($$SELECT bt_index_check(i.indexrelid, true)
                     WHERE c.relnamespace = 'backorder'::regnamespace AND a.amname = 'btree'$$,
                 'amcheck (heapallindexed): every btree index of the extension, partial ones included, holds every row it must');
 SELECT is_empty('SELECT * FROM backorder.verify()', 'verify() empty after the direct and executor draft writes');
+
+
+-- 10. commit-time purchase-order reads go through the indexes, never through a plan ------
+-- A plan kept for the session is chosen from the table sizes of the moment it was made (on
+-- a fresh install, a few rows), and one that scans purchase_order would read the whole
+-- table at every commit. From here on every plan made is a scan (index scans off, and
+-- ANALYZE throws the kept plans away): an order that adds to a supplier's draft still
+-- reads purchase_order only through its indexes.
+INSERT INTO backorder.supplier (supplier_id, po_min_qty, po_max_wait) VALUES ('scan', 1000, '1 day');
+INSERT INTO backorder.item (sku, supplier_id) VALUES ('SC1', 'scan');
+INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('sc1', 'SC1', 1);
+ANALYZE backorder.purchase_order, backorder.purchase_order_line, backorder.supplier;
+SET LOCAL enable_indexscan = off;
+SET LOCAL enable_bitmapscan = off;
+SET LOCAL enable_indexonlyscan = off;
+SELECT seq_scan AS po_scans FROM pg_stat_xact_user_tables
+ WHERE relid = 'backorder.purchase_order'::regclass \gset
+INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('sc2', 'SC1', 2);
+SELECT is((SELECT seq_scan FROM pg_stat_xact_user_tables
+            WHERE relid = 'backorder.purchase_order'::regclass) - :po_scans, 0::bigint,
+          'the order''s commit-time sync read purchase_order through its indexes only, whatever plans the session holds');
+SELECT is(pg_temp.draft('scan'), '3 = SC1:3', 'and the draft grew by the order''s units');
+RESET enable_indexscan;
+RESET enable_bitmapscan;
+RESET enable_indexonlyscan;
 
 SELECT * FROM finish();
 ROLLBACK;
