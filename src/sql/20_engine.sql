@@ -45,10 +45,13 @@ CREATE TRIGGER flush AFTER INSERT ON backorder.cancellation
 CREATE TRIGGER flush AFTER INSERT ON backorder.adjustment
     FOR EACH STATEMENT EXECUTE FUNCTION backorder.ledger_flush();
 
--- Purchase-order buffering runs at commit (see src/purchase.c for why).
+-- Purchase-order buffering runs at commit (see src/purchase.c for why). The first firing
+-- does the work of the transaction and the others return at once. No WHEN clause: the
+-- executor would parse and compile it again at every INSERT statement, while the statement
+-- holds its item's lock (about 6 us of a single-line order); an event for each line costs
+-- a bulk insert far less (about 0.3 us a line).
 CREATE CONSTRAINT TRIGGER purchase_sync AFTER INSERT ON backorder.order_line
     DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
-    WHEN (NEW.backordered_qty OPERATOR(pg_catalog.>) 0)
     EXECUTE FUNCTION backorder.purchase_sync();
 CREATE CONSTRAINT TRIGGER purchase_sync AFTER INSERT ON backorder.receipt
     DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION backorder.purchase_sync();
