@@ -798,6 +798,37 @@ bo_index_tuple(Relation rel, List *indexes, HeapTuple tup)
 	bo_indexes_close(s);
 }
 
+/*
+ * The outcome of table_tuple_lock() for a row locked as SELECT ... FOR UPDATE would lock
+ * it: true when it is locked; false when it was deleted meanwhile (READ COMMITTED, where
+ * the lock follows the row's update chain); under a transaction snapshot a concurrent
+ * change is a serialization failure. what and key name the row in an unexpected result.
+ */
+bool
+bo_row_locked(TM_Result res, const char *what, const char *key)
+{
+	switch (res)
+	{
+		case TM_Ok:
+			return true;
+		case TM_Deleted:
+			if (IsolationUsesXactSnapshot())
+				ereport(ERROR,
+						(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+						 errmsg("could not serialize access due to concurrent delete")));
+			return false;
+		case TM_Updated:
+			ereport(ERROR,
+					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+					 errmsg("could not serialize access due to concurrent update")));
+			break;
+		default:
+			break;
+	}
+	elog(ERROR, "backorder: unexpected result %d locking %s \"%s\"", (int) res, what, key);
+	return false;
+}
+
 /* Forget all per-transaction state when a transaction ends. */
 static void
 bo_xact_callback(XactEvent event, void *arg)

@@ -14,6 +14,7 @@
 #include "postgres.h"
 
 #include "access/htup.h"
+#include "access/tableam.h"
 #include "storage/itemptr.h"
 #include "executor/tuptable.h"
 #include "executor/spi.h"
@@ -103,6 +104,7 @@ extern Oid	bo_enum_oid(Oid typid, const char *label);
 extern const char *bo_enum_label(Oid oid);
 extern bool bo_direct_ok(Relation rel, List *indexes, int16 event);
 extern bool bo_shop_triggers(Relation rel, int16 event);
+extern bool bo_row_locked(TM_Result res, const char *what, const char *key);
 extern void bo_index_tuple(Relation rel, List *indexes, HeapTuple tup);
 
 /* A table's indexes, opened once for many direct writes. */

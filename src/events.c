@@ -103,10 +103,19 @@ event_id_sequence(Relation rel, int attnum)
 	return event_seq;
 }
 
+/* Set column attnum of a row being formed. */
+static inline void
+put_col(Datum *values, bool *nulls, int attnum, Datum value)
+{
+	values[attnum - 1] = value;
+	nulls[attnum - 1] = false;
+}
+
 /*
- * Insert the queued events straight into the heap and its indexes (no executor per
- * statement), and notify (unless backorder.notify is off). Returns false, having done nothing, when a shop trigger on
- * event inserts must see them: then the SPI path writes them.
+ * Insert the queued events straight into the heap (heap_multi_insert, EVENT_BATCH rows a
+ * call) and its indexes, with no executor, and notify (unless backorder.notify is off).
+ * Returns false, having done nothing, when a shop trigger on event inserts must see them:
+ * then the SPI path writes them.
  */
 static bool
 events_write_direct(void)
@@ -163,34 +172,18 @@ events_write_direct(void)
 			PendingEvent *ev = &pending[done + i];
 
 			memset(nulls, true, sizeof(bool) * desc->natts);
-			values[a_id - 1] = Int64GetDatum(nextval_internal(seq, false));
-			nulls[a_id - 1] = false;
-			values[a_at - 1] = TimestampTzGetDatum(at);
-			nulls[a_at - 1] = false;
-			values[a_kind - 1] = CStringGetTextDatum(ev->kind);
-			nulls[a_kind - 1] = false;
+			put_col(values, nulls, a_id, Int64GetDatum(nextval_internal(seq, false)));
+			put_col(values, nulls, a_at, TimestampTzGetDatum(at));
+			put_col(values, nulls, a_kind, CStringGetTextDatum(ev->kind));
 			if (ev->sku)
-			{
-				values[a_sku - 1] = CStringGetTextDatum(ev->sku);
-				nulls[a_sku - 1] = false;
-			}
+				put_col(values, nulls, a_sku, CStringGetTextDatum(ev->sku));
 			if (ev->order_ref)
-			{
-				values[a_ref - 1] = CStringGetTextDatum(ev->order_ref);
-				nulls[a_ref - 1] = false;
-			}
+				put_col(values, nulls, a_ref, CStringGetTextDatum(ev->order_ref));
 			if (ev->line_id)
-			{
-				values[a_line - 1] = Int64GetDatum(ev->line_id);
-				nulls[a_line - 1] = false;
-			}
+				put_col(values, nulls, a_line, Int64GetDatum(ev->line_id));
 			if (ev->po_id)
-			{
-				values[a_po - 1] = Int64GetDatum(ev->po_id);
-				nulls[a_po - 1] = false;
-			}
-			values[a_qty - 1] = Int64GetDatum(ev->qty);
-			nulls[a_qty - 1] = false;
+				put_col(values, nulls, a_po, Int64GetDatum(ev->po_id));
+			put_col(values, nulls, a_qty, Int64GetDatum(ev->qty));
 			ExecStoreHeapTuple(heap_form_tuple(desc, values, nulls), slots[i], true);
 		}
 		/* one WAL record and one buffer lock per page, not per row */

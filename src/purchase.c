@@ -385,31 +385,16 @@ lock_draft(const char *supplier_id)
 	while (draft == 0 && key_scan_next(&k))
 	{
 		TM_FailureData tmfd;
+		TM_Result	res;
 		bool		isnull;
 		char	   *sup;
 
-		switch (table_tuple_lock(k.rel, &k.slot->tts_tid, k.snap, k.slot,
-								 GetCurrentCommandId(false), LockTupleExclusive, LockWaitBlock,
-								 IsolationUsesXactSnapshot() ? 0 : TUPLE_LOCK_FLAG_FIND_LAST_VERSION,
-								 &tmfd))
-		{
-			case TM_Ok:
-				break;
-			case TM_Deleted:
-				if (IsolationUsesXactSnapshot())
-					ereport(ERROR,
-							(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
-							 errmsg("could not serialize access due to concurrent delete")));
-				continue;
-			case TM_Updated:
-				ereport(ERROR,
-						(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
-						 errmsg("could not serialize access due to concurrent update")));
-				break;
-			default:
-				elog(ERROR, "backorder: unexpected result locking the draft of supplier \"%s\"",
-					 supplier_id);
-		}
+		res = table_tuple_lock(k.rel, &k.slot->tts_tid, k.snap, k.slot, GetCurrentCommandId(false),
+							   LockTupleExclusive, LockWaitBlock,
+							   IsolationUsesXactSnapshot() ? 0 : TUPLE_LOCK_FLAG_FIND_LAST_VERSION,
+							   &tmfd);
+		if (!bo_row_locked(res, "the draft of supplier", supplier_id))
+			continue;
 		/* the version locked: still this supplier's draft? */
 		sup = key_text(&k, "supplier_id");
 		if (sup && strcmp(sup, supplier_id) == 0 && strcmp(key_status(&k), "draft") == 0)
@@ -540,11 +525,7 @@ open_pkey(Relation rel, int natts, const int *attnums)
 /* A row of one of the engine's tables, found by its primary key for a direct write. */
 typedef struct PkeyRow
 {
-	Relation	rel;
-	Relation	idx;
-	Snapshot	snap;
-	IndexScanDesc scan;
-	TupleTableSlot *slot;		/* the row, when found */
+	KeyScan		k;				/* k.slot holds the row, when found */
 	bool		found;
 } PkeyRow;
 
@@ -563,24 +544,25 @@ pkey_row_find(PkeyRow *r, const char *relname, int16 events, int n,
 	int			i;
 
 	Assert(n <= 2);
-	r->rel = table_open(bo_relid(relname), RowExclusiveLock);
+	r->k.rel = table_open(bo_relid(relname), RowExclusiveLock);
 	for (i = 0; i < n; i++)
-		attnums[i] = bo_attnum(r->rel, cols[i]);
-	if (bo_shop_triggers(r->rel, events) || (r->idx = open_pkey(r->rel, n, attnums)) == NULL)
+		attnums[i] = bo_attnum(r->k.rel, cols[i]);
+	if (bo_shop_triggers(r->k.rel, events) ||
+		(r->k.idx = open_pkey(r->k.rel, n, attnums)) == NULL)
 	{
-		table_close(r->rel, NoLock);
+		table_close(r->k.rel, NoLock);
 		return false;
 	}
 	CommandCounterIncrement();
-	r->snap = RegisterSnapshot(GetLatestSnapshot());
+	r->k.snap = RegisterSnapshot(GetLatestSnapshot());
 	for (i = 0; i < n; i++)
 		ScanKeyEntryInitialize(&keys[i], 0, i + 1, BTEqualStrategyNumber, InvalidOid,
-							   text[i] ? r->idx->rd_indcollation[i] : InvalidOid,
+							   text[i] ? r->k.idx->rd_indcollation[i] : InvalidOid,
 							   text[i] ? F_TEXTEQ : F_INT8EQ, vals[i]);
-	r->slot = table_slot_create(r->rel, NULL);
-	r->scan = index_beginscan(r->rel, r->idx, r->snap, n, 0);
-	index_rescan(r->scan, keys, n, NULL, 0);
-	r->found = index_getnext_slot(r->scan, ForwardScanDirection, r->slot);
+	r->k.slot = table_slot_create(r->k.rel, NULL);
+	r->k.scan = index_beginscan(r->k.rel, r->k.idx, r->k.snap, n, 0);
+	index_rescan(r->k.scan, keys, n, NULL, 0);
+	r->found = index_getnext_slot(r->k.scan, ForwardScanDirection, r->k.slot);
 	return true;
 }
 
@@ -588,11 +570,7 @@ pkey_row_find(PkeyRow *r, const char *relname, int16 events, int n,
 static void
 pkey_row_done(PkeyRow *r)
 {
-	index_endscan(r->scan);
-	ExecDropSingleTupleTableSlot(r->slot);
-	UnregisterSnapshot(r->snap);
-	index_close(r->idx, AccessShareLock);
-	table_close(r->rel, NoLock);
+	key_scan_end(&r->k);
 	CommandCounterIncrement();
 }
 
@@ -601,15 +579,15 @@ static void
 update_int8_col(PkeyRow *r, int attnum, int64 value)
 {
 	bool		shouldfree;
-	HeapTuple	oldtup = ExecFetchSlotHeapTuple(r->slot, false, &shouldfree);
+	HeapTuple	oldtup = ExecFetchSlotHeapTuple(r->k.slot, false, &shouldfree);
 	Datum		v = Int64GetDatum(value);
 	bool		isnull = false;
-	HeapTuple	newtup = heap_modify_tuple_by_cols(oldtup, RelationGetDescr(r->rel), 1, &attnum,
+	HeapTuple	newtup = heap_modify_tuple_by_cols(oldtup, RelationGetDescr(r->k.rel), 1, &attnum,
 												   &v, &isnull);
 
-	simple_heap_update(r->rel, &r->slot->tts_tid, newtup);
+	simple_heap_update(r->k.rel, &r->k.slot->tts_tid, newtup);
 	if (!HeapTupleIsHeapOnly(newtup))
-		bo_index_tuple(r->rel, RelationGetIndexList(r->rel), newtup);
+		bo_index_tuple(r->k.rel, RelationGetIndexList(r->k.rel), newtup);
 	if (shouldfree)
 		heap_freetuple(oldtup);
 }
@@ -632,16 +610,16 @@ set_line_direct(int64 draft, const char *sku, int64 desired, TimestampTz now, in
 	if (!pkey_row_find(&r, "purchase_order_line", TRIGGER_TYPE_INSERT | TRIGGER_TYPE_UPDATE,
 					   2, cols, vals, text))
 		return false;
-	a_qty = bo_attnum(r.rel, "qty");
+	a_qty = bo_attnum(r.k.rel, "qty");
 	if (r.found)
 	{
-		*old = DatumGetInt64(slot_getattr(r.slot, a_qty, &isnull));
+		*old = DatumGetInt64(slot_getattr(r.k.slot, a_qty, &isnull));
 		if (*old != desired)
 			update_int8_col(&r, a_qty, desired);
 	}
 	else
 	{
-		TupleDesc	desc = RelationGetDescr(r.rel);
+		TupleDesc	desc = RelationGetDescr(r.k.rel);
 		Datum	   *values = palloc(sizeof(Datum) * desc->natts);
 		bool	   *nulls = palloc(sizeof(bool) * desc->natts);
 		const char *names[5] = {"po_id", "sku", "qty", "received_qty", "first_demand_at"};
@@ -653,12 +631,12 @@ set_line_direct(int64 draft, const char *sku, int64 desired, TimestampTz now, in
 		memset(nulls, true, sizeof(bool) * desc->natts);
 		for (i = 0; i < 5; i++)
 		{
-			values[bo_attnum(r.rel, names[i]) - 1] = set[i];
-			nulls[bo_attnum(r.rel, names[i]) - 1] = false;
+			values[bo_attnum(r.k.rel, names[i]) - 1] = set[i];
+			nulls[bo_attnum(r.k.rel, names[i]) - 1] = false;
 		}
 		tup = heap_form_tuple(desc, values, nulls);
-		simple_heap_insert(r.rel, tup);
-		bo_index_tuple(r.rel, RelationGetIndexList(r.rel), tup);
+		simple_heap_insert(r.k.rel, tup);
+		bo_index_tuple(r.k.rel, RelationGetIndexList(r.k.rel), tup);
 		*old = 0;
 	}
 	pkey_row_done(&r);
@@ -680,8 +658,8 @@ add_total_direct(int64 po_id, int64 units)
 		return false;
 	if (!r.found)
 		elog(ERROR, "backorder: purchase order " INT64_FORMAT " vanished", po_id);
-	a_total = bo_attnum(r.rel, "total_qty");
-	update_int8_col(&r, a_total, bo_add(DatumGetInt64(slot_getattr(r.slot, a_total, &isnull)),
+	a_total = bo_attnum(r.k.rel, "total_qty");
+	update_int8_col(&r, a_total, bo_add(DatumGetInt64(slot_getattr(r.k.slot, a_total, &isnull)),
 										units));
 	pkey_row_done(&r);
 	return true;

@@ -159,25 +159,7 @@ lock_item_row(Relation rel, const char *sku, TupleTableSlot *slot)
 								   LockTupleNoKeyExclusive, LockWaitBlock, flags, &tmfd);
 			LockRelease(&tag, ExclusiveLock, false);
 		}
-		switch (res)
-		{
-			case TM_Ok:
-				break;
-			case TM_Deleted:
-				if (IsolationUsesXactSnapshot())
-					ereport(ERROR,
-							(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
-							 errmsg("could not serialize access due to concurrent delete")));
-				found = false;
-				break;
-			case TM_Updated:
-				ereport(ERROR,
-						(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
-						 errmsg("could not serialize access due to concurrent update")));
-				break;
-			default:
-				elog(ERROR, "backorder: unexpected result %d locking item \"%s\"", res, sku);
-		}
+		found = bo_row_locked(res, "item", sku);
 	}
 	UnregisterSnapshot(snap);
 	return found;
