@@ -1019,24 +1019,28 @@ bo_item_guard(PG_FUNCTION_ARGS)
 		return PointerGetDatum(newtup);
 	}
 
-	/* DELETE: only an item nobody ever ordered (receipts etc. have foreign keys) */
+	/* DELETE: only an item with no ledger rows (none refers to it by a foreign key) */
 	{
 		Datum		arg = PointerGetDatum(heap_getattr(oldtup, bo_attnum(rel, "sku"),
 													   RelationGetDescr(rel), &(bool){false}));
-		bool		found;
 
 		SPI_connect();
 		bo_run(bo_prepare(&has_lines,
-						  "SELECT 1 FROM backorder.order_line WHERE sku OPERATOR(pg_catalog.=) $1 LIMIT 1",
+						  "SELECT w FROM (SELECT 1, 'order lines' WHERE EXISTS"
+						  "   (SELECT FROM backorder.order_line WHERE sku OPERATOR(pg_catalog.=) $1)"
+						  " UNION ALL SELECT 2, 'receipts' WHERE EXISTS"
+						  "   (SELECT FROM backorder.receipt WHERE sku OPERATOR(pg_catalog.=) $1)"
+						  " UNION ALL SELECT 3, 'adjustments' WHERE EXISTS"
+						  "   (SELECT FROM backorder.adjustment WHERE sku OPERATOR(pg_catalog.=) $1)) l(n, w)"
+						  " ORDER BY n LIMIT 1",
 						  1, (Oid[]) {TEXTOID}),
 			   &arg, NULL, 1);
-		found = SPI_processed > 0;
-		SPI_finish();
-		if (found)
+		if (SPI_processed > 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_BO_APPEND_ONLY),
-					 errmsg("item \"%s\" has order lines and cannot be deleted",
-							bo_get_text(oldtup, rel, bo_attnum(rel, "sku")))));
+					 errmsg("item \"%s\" has %s and cannot be deleted",
+							bo_get_text(oldtup, rel, bo_attnum(rel, "sku")), bo_col_text(0, 1))));
+		SPI_finish();
 		stock_forget(bo_get_text(oldtup, rel, bo_attnum(rel, "sku")));
 		return PointerGetDatum(oldtup);
 	}

@@ -5,7 +5,7 @@
 -- Odd and long text values are accepted and round-trip exactly.
 -- psql settings, BEGIN (this file ends with ROLLBACK), SET CONSTRAINTS ALL IMMEDIATE, pg_temp.ln/it/lid
 \ir helpers.psql
-SELECT plan(264);
+SELECT plan(268);
 SET backorder.clock = '2026-02-01 09:00+00';
 
 -- helpers of this file (ln, it and lid come from helpers.psql) -------------------------
@@ -368,6 +368,14 @@ SELECT pg_temp.rejects($$UPDATE backorder.item SET sku = 'B-renamed' WHERE sku =
                        'BO005', 'the sku of an item cannot be changed', 'renaming an item''s sku');
 SELECT pg_temp.rejects($$DELETE FROM backorder.item WHERE sku = 'B'$$,
                        'BO005', 'item "B" has order lines and cannot be deleted', 'deleting an item with order lines');
+-- receipts and adjustments have no foreign key to item (see 10_schema.sql): the guard holds
+INSERT INTO backorder.item (sku) VALUES ('RCV-ONLY'), ('ADJ-ONLY');
+INSERT INTO backorder.receipt (sku, qty) VALUES ('RCV-ONLY', 1);
+INSERT INTO backorder.adjustment (sku, delta) VALUES ('ADJ-ONLY', 2);
+SELECT pg_temp.rejects($$DELETE FROM backorder.item WHERE sku = 'RCV-ONLY'$$,
+                       'BO005', 'item "RCV-ONLY" has receipts and cannot be deleted', 'deleting an item with only a receipt');
+SELECT pg_temp.rejects($$DELETE FROM backorder.item WHERE sku = 'ADJ-ONLY'$$,
+                       'BO005', 'item "ADJ-ONLY" has adjustments and cannot be deleted', 'deleting an item with only an adjustment');
 SELECT lives_ok($$DELETE FROM backorder.item WHERE sku = 'UNUSED'$$, 'deleting an item nobody used is allowed');
 SELECT is((SELECT count(*) FROM backorder.item WHERE sku = 'UNUSED'), 0::bigint, 'the unused item is gone');
 
