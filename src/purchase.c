@@ -222,6 +222,38 @@ typedef struct KeyScan
 } KeyScan;
 
 /*
+ * Set the scan keys: the index's first n columns equal vals (int8, or text where text[i]).
+ * Needs k->idx and k->scan.
+ */
+static void
+key_scan_rekey(KeyScan *k, int n, const Datum *vals, const bool *text)
+{
+	ScanKeyData keys[INDEX_MAX_KEYS];
+	int			i;
+
+	for (i = 0; i < n; i++)
+		ScanKeyEntryInitialize(&keys[i], 0, i + 1, BTEqualStrategyNumber, InvalidOid,
+							   text[i] ? k->idx->rd_indcollation[i] : InvalidOid,
+							   text[i] ? F_TEXTEQ : F_INT8EQ, vals[i]);
+	index_rescan(k->scan, keys, n, NULL, 0);
+}
+
+/*
+ * Start scanning k->rel through k->idx (both open) for the rows whose first n index
+ * columns equal vals, seeing what this transaction wrote before: with the latest snapshot
+ * (rows this transaction holds locked and writes), else with the transaction's (as SPI).
+ */
+static void
+key_scan_start(KeyScan *k, bool latest, int n, const Datum *vals, const bool *text)
+{
+	CommandCounterIncrement();
+	k->snap = RegisterSnapshot(latest ? GetLatestSnapshot() : GetTransactionSnapshot());
+	k->slot = table_slot_create(k->rel, NULL);
+	k->scan = index_beginscan(k->rel, k->idx, k->snap, n, 0);
+	key_scan_rekey(k, n, vals, text);
+}
+
+/*
  * Start reading backorder.<relname> through its index idxname, which must be a btree whose
  * first column is col, for the rows where col = key (int8, or text when text).
  */
@@ -230,7 +262,6 @@ key_scan_begin(KeyScan *k, const char *relname, LOCKMODE mode, const char *idxna
 			   const char *col, Datum key, bool text)
 {
 	Oid			idxoid = bo_relid(idxname);
-	ScanKeyData skey;
 
 	k->rel = table_open(bo_relid(relname), mode);
 	if (!OidIsValid(idxoid))
@@ -240,14 +271,7 @@ key_scan_begin(KeyScan *k, const char *relname, LOCKMODE mode, const char *idxna
 		k->idx->rd_index->indrelid != RelationGetRelid(k->rel) ||
 		k->idx->rd_index->indkey.values[0] != bo_attnum(k->rel, col))
 		elog(ERROR, "backorder: index %s is not the engine's", idxname);
-	CommandCounterIncrement();
-	k->snap = RegisterSnapshot(GetTransactionSnapshot());
-	k->slot = table_slot_create(k->rel, NULL);
-	ScanKeyEntryInitialize(&skey, 0, 1, BTEqualStrategyNumber, InvalidOid,
-						   text ? k->idx->rd_indcollation[0] : InvalidOid,
-						   text ? F_TEXTEQ : F_INT8EQ, key);
-	k->scan = index_beginscan(k->rel, k->idx, k->snap, 1, 0);
-	index_rescan(k->scan, &skey, 1, NULL, 0);
+	key_scan_start(k, false, 1, &key, &text);
 }
 
 /* The next row (into k->slot), or false. */
@@ -310,35 +334,37 @@ typedef struct OpenLine
 static int
 open_lines_direct(const char *sku, OpenLine **lines)
 {
-	KeyScan		l;
+	KeyScan		l,
+				p;
 	int			n = 0,
 				max = 4;
 	bool		isnull;
+	const bool	int8key = false;
 
 	*lines = palloc(sizeof(OpenLine) * max);
 	key_scan_begin(&l, "purchase_order_line", AccessShareLock, "purchase_order_line_open_idx",
 				   "sku", CStringGetTextDatum(sku), true);
+	/* each line's order: one scan of the primary key, rekeyed per line */
+	key_scan_begin(&p, "purchase_order", AccessShareLock, "purchase_order_pkey", "po_id",
+				   Int64GetDatum(0), false);
 	while (key_scan_next(&l))
 	{
-		int64		po_id = key_int8(&l, "po_id", &isnull);
+		Datum		po_id = Int64GetDatum(key_int8(&l, "po_id", &isnull));
 		int64		open = key_int8(&l, "qty", &isnull) - key_int8(&l, "received_qty", &isnull);
-		KeyScan		p;
 
 		if (open <= 0)
 			continue;
-		key_scan_begin(&p, "purchase_order", AccessShareLock, "purchase_order_pkey", "po_id",
-					   Int64GetDatum(po_id), false);
-		if (key_scan_next(&p))
-		{
-			*lines = bo_grow(*lines, n, &max, sizeof(OpenLine), CurrentMemoryContext);
-			(*lines)[n].po_id = po_id;
-			(*lines)[n].open = open;
-			(*lines)[n].supplier_id = key_text(&p, "supplier_id");
-			(*lines)[n].status = key_status(&p);
-			n++;
-		}
-		key_scan_end(&p);
+		key_scan_rekey(&p, 1, &po_id, &int8key);
+		if (!key_scan_next(&p))
+			continue;
+		*lines = bo_grow(*lines, n, &max, sizeof(OpenLine), CurrentMemoryContext);
+		(*lines)[n].po_id = DatumGetInt64(po_id);
+		(*lines)[n].open = open;
+		(*lines)[n].supplier_id = key_text(&p, "supplier_id");
+		(*lines)[n].status = key_status(&p);
+		n++;
 	}
+	key_scan_end(&p);
 	key_scan_end(&l);
 	return n;
 }
@@ -539,7 +565,6 @@ static bool
 pkey_row_find(PkeyRow *r, const char *relname, int16 events, int n,
 			  const char *const *cols, const Datum *vals, const bool *text)
 {
-	ScanKeyData keys[2];
 	int			attnums[2];
 	int			i;
 
@@ -553,16 +578,8 @@ pkey_row_find(PkeyRow *r, const char *relname, int16 events, int n,
 		table_close(r->k.rel, NoLock);
 		return false;
 	}
-	CommandCounterIncrement();
-	r->k.snap = RegisterSnapshot(GetLatestSnapshot());
-	for (i = 0; i < n; i++)
-		ScanKeyEntryInitialize(&keys[i], 0, i + 1, BTEqualStrategyNumber, InvalidOid,
-							   text[i] ? r->k.idx->rd_indcollation[i] : InvalidOid,
-							   text[i] ? F_TEXTEQ : F_INT8EQ, vals[i]);
-	r->k.slot = table_slot_create(r->k.rel, NULL);
-	r->k.scan = index_beginscan(r->k.rel, r->k.idx, r->k.snap, n, 0);
-	index_rescan(r->k.scan, keys, n, NULL, 0);
-	r->found = index_getnext_slot(r->k.scan, ForwardScanDirection, r->k.slot);
+	key_scan_start(&r->k, true, n, vals, text);
+	r->found = key_scan_next(&r->k);
 	return true;
 }
 
@@ -883,17 +900,6 @@ cmp_suppliers(const void *a, const void *b)
 				  ((const SupplierDraft *) b)->supplier_id);
 }
 
-/* the suppliers of open orders with a line for the items (1: sku, 2: supplier) */
-#define OPEN_SUPPLIERS(cond) \
-	"SELECT DISTINCT s, sku FROM (SELECT l.sku, (SELECT p.supplier_id FROM backorder.purchase_order p" \
-	"                                 WHERE p.po_id OPERATOR(pg_catalog.=) l.po_id" \
-	"                                   AND p.status OPERATOR(pg_catalog.<)" \
-	"                                       'received'::backorder.po_status) AS s" \
-	"                          FROM backorder.purchase_order_line l" \
-	"                         WHERE " cond \
-	"                           AND l.received_qty OPERATOR(pg_catalog.<) l.qty) o" \
-	" WHERE s IS NOT NULL"
-
 /*
  * Add the supplier of an open order that has a line for item e to s (count entries so
  * far); returns the new count. A line in another supplier's open order means that the
@@ -917,8 +923,6 @@ static SupplierDraft *
 lock_suppliers(StockEntry **items, int nitems, TimestampTz now, int *n)
 {
 	static SPIPlanPtr others = NULL;
-	Datum	   *skus = palloc(sizeof(Datum) * (nitems + 1));
-	Datum		arg;
 	SupplierDraft *s;
 	uint64		i;
 	int			count = 0,
@@ -937,12 +941,25 @@ lock_suppliers(StockEntry **items, int nitems, TimestampTz now, int *n)
 	}
 	else
 	{
-		/* many items: planned for the array at hand at each execution */
+		/*
+		 * many items: the suppliers of open orders with a line for them (1: supplier, 2:
+		 * sku), planned for the array at hand at each execution
+		 */
+		Datum	   *skus = palloc(sizeof(Datum) * nitems);
+		Datum		arg;
+
 		for (k = 0; k < nitems; k++)
 			skus[k] = CStringGetTextDatum(items[k]->sku);
 		arg = bo_array(skus, NULL, nitems, TEXTOID);
 		bo_run(bo_prepare_custom(&others,
-								 OPEN_SUPPLIERS("l.sku OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.text[])"),
+								 "SELECT DISTINCT s, sku FROM (SELECT l.sku,"
+								 "        (SELECT p.supplier_id FROM backorder.purchase_order p"
+								 "          WHERE p.po_id OPERATOR(pg_catalog.=) l.po_id"
+								 "            AND p.status OPERATOR(pg_catalog.<) 'received'::backorder.po_status) AS s"
+								 "   FROM backorder.purchase_order_line l"
+								 "  WHERE l.sku OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.text[])"
+								 "    AND l.received_qty OPERATOR(pg_catalog.<) l.qty) o"
+								 " WHERE s IS NOT NULL",
 								 1, (Oid[]) {TEXTARRAYOID}),
 			   &arg, NULL, 0);
 		s = palloc(sizeof(SupplierDraft) * (nitems + SPI_processed + 1));
