@@ -3,7 +3,7 @@ EXTENSION  = backorder
 EXTVERSION = 0.1
 
 MODULE_big = backorder
-OBJS = src/backorder.o src/stock.o src/ledger.o src/events.o src/notify.o src/purchase.o
+OBJS = src/backorder.o src/stock.o src/ledger.o src/events.o src/notify.o src/purchase.o src/keyscan.o
 
 # One install-script source, split by concern under src/sql/, built per version.
 SQL_PARTS  = $(sort $(wildcard src/sql/*.sql))

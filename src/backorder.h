@@ -14,7 +14,9 @@
 #include "postgres.h"
 
 #include "access/htup.h"
+#include "access/genam.h"
 #include "access/tableam.h"
+#include "storage/lockdefs.h"
 #include "storage/itemptr.h"
 #include "executor/tuptable.h"
 #include "executor/spi.h"
@@ -125,6 +127,38 @@ extern char *bo_get_text(HeapTuple tup, Relation rel, int attnum);
 extern void bo_require_null(HeapTuple tup, Relation rel, const char *colname);
 extern int64 bo_require_qty(HeapTuple tup, Relation rel, const char *colname, bool nullable);
 extern char *bo_require_text(HeapTuple tup, Relation rel, const char *colname);
+
+/* keyscan.c: the engine's rows read and written through their btree indexes */
+/* Rows of backorder.<table> whose index's first column equals a key, read or locked. */
+typedef struct KeyScan
+{
+	Relation	rel;
+	Relation	idx;
+	Snapshot	snap;
+	IndexScanDesc scan;
+	TupleTableSlot *slot;		/* the row found last */
+} KeyScan;
+
+/* A row of one of the engine's tables, found by its primary key for a direct write. */
+typedef struct PkeyRow
+{
+	KeyScan		k;				/* k.slot holds the row, when found */
+	bool		found;
+} PkeyRow;
+extern void key_scan_rekey(KeyScan *k, int n, const Datum *vals, const bool *text);
+extern void key_scan_start(KeyScan *k, bool latest, int n, const Datum *vals, const bool *text);
+extern void key_scan_begin(KeyScan *k, const char *relname, LOCKMODE mode, const char *idxname,
+						   const char *col, Datum key, bool text);
+extern bool key_scan_next(KeyScan *k);
+extern int64 key_int8(KeyScan *k, const char *col, bool *isnull);
+extern char *key_text(KeyScan *k, const char *col);
+extern const char *key_status(KeyScan *k);
+extern void key_scan_end(KeyScan *k);
+extern bool pkey_row_find(PkeyRow *r, const char *relname, int16 events, int n,
+						  const char *const *cols, const Datum *vals, const bool *text);
+extern void pkey_row_done(PkeyRow *r);
+extern void pkey_row_update(PkeyRow *r, int n, int *attnums, Datum *values, bool *nulls);
+extern void update_int8_col(PkeyRow *r, int attnum, int64 value);
 
 /* stock.c: the per-transaction item cache */
 extern StockEntry *stock_find(const char *sku);

@@ -79,15 +79,69 @@ line_from_spi(int i, LineState *l)
 	l->allocated_at_null = isnull;
 }
 
-/* Write back one line's quantities and status (a keyed update). */
+/* order_line's primary key, for pkey_row_find */
+static const char *const line_pkey[1] = {"line_id"};
+static const bool line_pkey_text[1] = {false};
+
+/* Read the row a scan of order_line found into a LineState. */
+static void
+line_from_scan(KeyScan *k, LineState *l)
+{
+	bool		isnull;
+
+	l->line_id = key_int8(k, "line_id", &isnull);
+	l->order_ref = key_text(k, "order_ref");
+	l->sku = key_text(k, "sku");
+	l->qty = key_int8(k, "qty", &isnull);
+	l->allocated = key_int8(k, "allocated_qty", &isnull);
+	l->backordered = key_int8(k, "backordered_qty", &isnull);
+	l->shipped = key_int8(k, "shipped_qty", &isnull);
+	l->cancelled = key_int8(k, "cancelled_qty", &isnull);
+	l->allocated_at = DatumGetTimestampTz(slot_getattr(k->slot, bo_attnum(k->rel, "allocated_at"),
+													   &l->allocated_at_null));
+}
+
+/*
+ * Write back one line's quantities and status: in place through the heap (HOT while its
+ * page has room: no index covers what changes), or by a keyed UPDATE when a shop trigger
+ * on order_line must see it. The caller holds the line's item locked.
+ */
 static void
 line_apply_one(LineState *l)
 {
 	static SPIPlanPtr plan = NULL;
 	Datum		args[7];
 	char		nulls[7] = "       ";
+	PkeyRow		r;
 
 	args[0] = Int64GetDatum(l->line_id);
+	if (pkey_row_find(&r, "order_line", TRIGGER_TYPE_UPDATE, 1, line_pkey, args, line_pkey_text))
+	{
+		Relation	rel = r.k.rel;
+		int			cols[6];
+		Datum		values[6];
+		bool		isnull[6] = {false, false, false, false, false, false};
+
+		if (!r.found)
+			elog(ERROR, "backorder: order line " INT64_FORMAT " vanished", l->line_id);
+		cols[0] = bo_attnum(rel, "allocated_qty");
+		values[0] = Int64GetDatum(l->allocated);
+		cols[1] = bo_attnum(rel, "backordered_qty");
+		values[1] = Int64GetDatum(l->backordered);
+		cols[2] = bo_attnum(rel, "shipped_qty");
+		values[2] = Int64GetDatum(l->shipped);
+		cols[3] = bo_attnum(rel, "cancelled_qty");
+		values[3] = Int64GetDatum(l->cancelled);
+		cols[4] = bo_attnum(rel, "status");
+		values[4] = line_status_datum(rel, cols[4], l);
+		cols[5] = bo_attnum(rel, "allocated_at");
+		values[5] = TimestampTzGetDatum(l->allocated_at);
+		isnull[5] = l->allocated_at_null;
+		pkey_row_update(&r, 6, cols, values, isnull);
+		pkey_row_done(&r);
+		return;
+	}
+
 	args[1] = Int64GetDatum(l->allocated);
 	args[2] = Int64GetDatum(l->backordered);
 	args[3] = Int64GetDatum(l->shipped);
@@ -474,23 +528,41 @@ take_back(StockEntry *e, int64 units)
 	stock_changed(e);
 }
 
-/* Read one line (after its item is locked). */
+/*
+ * Read one line through its primary key, as this transaction last wrote it (the newest
+ * version once its item is locked). Unknown lines are a foreign-key violation.
+ */
 static void
 line_get(int64 line_id, LineState *l)
 {
 	static SPIPlanPtr plan = NULL;
 	Datum		arg = Int64GetDatum(line_id);
+	PkeyRow		r;
+	bool		found;
 
-	bo_run(bo_prepare(&plan,
-					  "SELECT " LINE_COLS " FROM backorder.order_line"
-					  " WHERE line_id OPERATOR(pg_catalog.=) $1",
-					  1, (Oid[]) {INT8OID}),
-		   &arg, NULL, 1);
-	if (SPI_processed == 0)
+	if (pkey_row_find(&r, "order_line", 0, 1, line_pkey, &arg, line_pkey_text))
+	{
+		found = r.found;
+		if (found)
+			line_from_scan(&r.k, l);
+		pkey_row_done(&r);
+	}
+	else
+	{
+		/* a primary key that is not the engine's */
+		bo_run(bo_prepare(&plan,
+						  "SELECT " LINE_COLS " FROM backorder.order_line"
+						  " WHERE line_id OPERATOR(pg_catalog.=) $1",
+						  1, (Oid[]) {INT8OID}),
+			   &arg, NULL, 1);
+		found = SPI_processed > 0;
+		if (found)
+			line_from_spi(0, l);
+	}
+	if (!found)
 		ereport(ERROR,
 				(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
 				 errmsg("order line " INT64_FORMAT " does not exist", line_id)));
-	line_from_spi(0, l);
 }
 
 /* Lock the item of a line and return the line's current state. */
@@ -711,22 +783,37 @@ bo_receipt_insert(PG_FUNCTION_ARGS)
 	return PointerGetDatum(stamped(rel, tup, "received_at", "allocated_qty", filled));
 }
 
-/* Does a line belong to a ship-complete order that still has waiting lines? */
+/*
+ * Does a line belong to a ship-complete order that still has waiting lines? Read through
+ * the indexes, with the transaction's snapshot (as a query would).
+ */
 static bool
 order_incomplete(const char *order_ref)
 {
-	static SPIPlanPtr plan = NULL;
-	Datum		arg = CStringGetTextDatum(order_ref);
+	Datum		key = CStringGetTextDatum(order_ref);
+	KeyScan		k;
+	bool		ship_complete = false,
+				waiting = false,
+				isnull;
 
-	bo_run(bo_prepare(&plan,
-					  "SELECT 1 FROM backorder.customer_order o"
-					  " WHERE o.order_ref OPERATOR(pg_catalog.=) $1 AND o.ship_complete"
-					  "   AND EXISTS (SELECT 1 FROM backorder.order_line l"
-					  "                WHERE l.order_ref OPERATOR(pg_catalog.=) $1"
-					  "                  AND l.backordered_qty OPERATOR(pg_catalog.>) 0)",
-					  1, (Oid[]) {TEXTOID}),
-		   &arg, NULL, 1);
-	return SPI_processed > 0;
+	key_scan_begin(&k, "customer_order", AccessShareLock, "customer_order_pkey", "order_ref",
+				   key, true);
+	if (key_scan_next(&k))
+	{
+		Datum		d = slot_getattr(k.slot, bo_attnum(k.rel, "ship_complete"), &isnull);
+
+		ship_complete = !isnull && DatumGetBool(d);
+	}
+	key_scan_end(&k);
+	if (!ship_complete)
+		return false;
+
+	key_scan_begin(&k, "order_line", AccessShareLock, "order_line_order_ref_idx", "order_ref",
+				   key, true);
+	while (!waiting && key_scan_next(&k))
+		waiting = key_int8(&k, "backordered_qty", &isnull) > 0;
+	key_scan_end(&k);
+	return waiting;
 }
 
 /* shipment BEFORE INSERT FOR EACH ROW: allocated units leave the warehouse. */
