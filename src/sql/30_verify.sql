@@ -62,6 +62,12 @@ BEGIN ATOMIC
       FROM backorder.order_line l LEFT JOIN line_ledger g ON g.line_id = l.line_id
      WHERE l.shipped_qty <> coalesce(g.shipped, 0) OR l.cancelled_qty <> coalesce(g.cancelled, 0)
     UNION ALL
+    SELECT 'ledger line', NULL, x.line_id, format('%s %s references no order line', x.kind, x.id)
+      FROM (SELECT 'shipment' AS kind, s.shipment_id AS id, s.line_id FROM backorder.shipment s
+            UNION ALL
+            SELECT 'cancellation', c.cancellation_id, c.line_id FROM backorder.cancellation c) x
+     WHERE NOT EXISTS (SELECT 1 FROM backorder.order_line l WHERE l.line_id = x.line_id)
+    UNION ALL
     SELECT 'item counters', i.sku, NULL,
            format('allocated %s / backordered %s, lines say %s / %s',
                   i.allocated, i.backordered, coalesce(s.allocated, 0), coalesce(s.backordered, 0))

@@ -8,16 +8,17 @@ repo=$(cd "$here/../.." && pwd)
 out=${BENCH_OUT:?}
 
 if [ "${QUICK:-0}" = 1 ]; then   # smoke test: everything tiny
-    : "${BENCH_SECONDS:=2}" "${BENCH_REPEAT:=1}" "${BENCH_SKUS:=1000}" "${BENCH_BULK:=2000}" "${BENCH_TIMEOUT:=30}"
+    : "${BENCH_SECONDS:=2}" "${BENCH_REPEAT:=1}" "${BENCH_SKUS:=1000}" "${BENCH_BULK:=2000}" "${BENCH_TIMEOUT:=30}" "${BENCH_SHIP_LINES:=2000}"
 fi
 SECS=${BENCH_SECONDS:-8}       # pgbench seconds (8 and the 60 s timeout: a full run in ~15 min)
 REPEAT=${BENCH_REPEAT:-3}
 NSKU=${BENCH_SKUS:-10000}      # SKUs of workloads 1 and 6
 NBULK=${BENCH_BULK:-100000}    # lines of the bulk inserts and of the receipt's queue
+NSHIP=${BENCH_SHIP_LINES:-100000}  # lines workload 10 ships from
 TIMEOUT=${BENCH_TIMEOUT:-60}   # statement_timeout (s) of the bulk and receipt statements
 SCHEMA=${BENCH_SCHEMA:-$repo/src/sql/10_schema.sql}  # the tables, copied for plain and plbase
 VARIANTS=${BENCH_VARIANTS:-plain plbase backorder}
-WORKLOADS=${BENCH_WORKLOADS:-uniform hot8 hot32 bulk1 bulk1small bulkn receipt supplier_backorder supplier_stocked mixed_hot hot32_sync uniform_quiet hot32_quiet}
+WORKLOADS=${BENCH_WORKLOADS:-uniform hot8 hot32 bulk1 bulk1small bulkn receipt supplier_backorder supplier_stocked mixed_hot hot32_sync uniform_quiet hot32_quiet ship}
 
 log=$out/bench.log raw=$out/raw.txt
 : > "$log"; : > "$raw"
@@ -110,6 +111,14 @@ queue() {
     q -c "VACUUM ANALYZE $1.item, $1.order_line, $1.event" -c CHECKPOINT
 }
 
+# shipping <variant>: NSHIP lines of 1000 units each over the NSKU items (all allocated: the
+# items have ample stock), the lines workload 10 ships from
+shipping() {
+    q -c "INSERT INTO $1.order_line (order_ref, sku, qty)
+          SELECT 'o' || g, 'S' || (1 + g % $NSKU), 1000 FROM generate_series(1, $NSHIP) g" &&
+    q -c "VACUUM ANALYZE $1.item, $1.order_line" -c CHECKPOINT
+}
+
 bulk_sql() {  # bulk_sql <variant> <lines> <sku expression>
     echo "INSERT INTO $1.order_line (order_ref, sku, qty) SELECT 'b' || g, $3, 1 + g % 3 FROM generate_series(1, $2) g"
 }
@@ -139,9 +148,11 @@ measure() {  # measure <workload> <variant>: runs one workload on one variant, r
     case $w in
         bulkn) items=$NBULK ;;
         supplier_backorder) stock=0 sup=true ;;
-        supplier_stocked) stock=1000000 sup=true ;;
+        supplier_stocked | ship) stock=1000000 ;;&
+        supplier_stocked) sup=true ;;
     esac
-    if ! { reset "$v" "$items" "$stock" "$sup" && { [ "$w" != receipt ] || queue "$v"; }; }; then
+    if ! { reset "$v" "$items" "$stock" "$sup" && { [ "$w" != receipt ] || queue "$v"; } &&
+           { [ "$w" != ship ] || shipping "$v"; }; }; then
         say "WARNING: setting up $w/$v failed, see the log"; record "$w" "$v" error; return
     fi
     case $w in
@@ -178,6 +189,12 @@ EOF
         bulkn)      timed "$(bulk_sql "$v" "$NBULK" "'S' || g")" ;;
         receipt)    timed "INSERT INTO $v.receipt (sku, qty) VALUES ('Q', $NBULK)"
                     [[ $val =~ ^[0-9.]+$ ]] && val=$(awk -v ms="$val" -v n="$NBULK" 'BEGIN { printf "%.2f", ms * 1000 / n }') ;;
+        ship)       first=$(psql -X -At -c "SELECT min(line_id) - 1 FROM $v.order_line")
+                    val=$(bench 8 "$(script "ship.$v" <<EOF
+\set line random(1, $NSHIP) + $first
+INSERT INTO $v.shipment (line_id, qty) VALUES (:line, 1);
+EOF
+)") ;;
         *) echo "unknown workload $w" >&2; exit 2 ;;
     esac
     [ "$val" = timeout ] && capped[$w.$v]=1
@@ -216,7 +233,7 @@ done
              WHERE name IN ('shared_buffers', 'synchronous_commit', 'fsync', 'max_wal_size', 'checkpoint_timeout', 'autovacuum', 'shared_preload_libraries')")"
     echo "bench:    BENCH_SECONDS=$SECS BENCH_REPEAT=$REPEAT (median of the repetitions), pgbench -n -M prepared -j 2 -P 2" \
          "(rates over time in the log), synchronous_commit=on only in workload 8," \
-         "BENCH_SKUS=$NSKU BENCH_BULK=$NBULK BENCH_TIMEOUT=${TIMEOUT}s"
+         "BENCH_SKUS=$NSKU BENCH_BULK=$NBULK BENCH_SHIP_LINES=$NSHIP BENCH_TIMEOUT=${TIMEOUT}s"
     echo "code:     ${BENCH_GIT:-unknown}; backorder extension: $([ $have_ext = 1 ] && echo installed || echo 'not available (n/a)')"
     echo
     psql -X -q -P footer=off -v raw="$raw" -v timeout="$TIMEOUT" -v nsku="$NSKU" -v nbulk="$NBULK" -f "$here/summary.sql"

@@ -12,3 +12,5 @@ ALTER TABLE plain.order_line
 ALTER TABLE plain.receipt
     ALTER received_at   SET DEFAULT now(),
     ALTER allocated_qty SET DEFAULT 0;
+ALTER TABLE plain.shipment
+    ALTER shipped_at SET DEFAULT now();

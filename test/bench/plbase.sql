@@ -1,5 +1,6 @@
 -- plbase: the baseline to beat, a straightforward PL/pgSQL version of the engine's rules for
--- order lines and receipts (row triggers; one SELECT ... FOR UPDATE of the item per row).
+-- order lines, receipts and shipments (row triggers; one SELECT ... FOR UPDATE of the item per
+-- row).
 -- Like the engine it writes an event row and a NOTIFY per event. Its queue is the obvious
 -- partial index on waiting lines (the engine keeps item.queue_head instead, which plbase
 -- leaves unused); schema_diff.sql expects exactly that difference.
@@ -115,3 +116,50 @@ $$;
 
 CREATE TRIGGER receipt_insert BEFORE INSERT ON plbase.receipt
     FOR EACH ROW EXECUTE FUNCTION plbase.receipt_insert();
+
+CREATE FUNCTION plbase.shipment_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    l   plbase.order_line;
+    eid bigint;
+BEGIN
+    IF NEW.qty IS NULL OR NEW.qty <= 0 THEN
+        RAISE EXCEPTION 'shipment quantity must be positive' USING ERRCODE = 'check_violation';
+    END IF;
+    SELECT * INTO l FROM plbase.order_line WHERE line_id = NEW.line_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'unknown order line %', NEW.line_id USING ERRCODE = 'foreign_key_violation';
+    END IF;
+    PERFORM 1 FROM plbase.item WHERE sku = l.sku FOR UPDATE;
+    SELECT * INTO l FROM plbase.order_line WHERE line_id = NEW.line_id;   -- as of the lock
+    IF NEW.qty > l.allocated_qty THEN
+        RAISE EXCEPTION 'cannot ship % units of order line %', NEW.qty, NEW.line_id
+            USING ERRCODE = 'check_violation';
+    END IF;
+    IF EXISTS (SELECT 1 FROM plbase.customer_order o WHERE o.order_ref = l.order_ref AND o.ship_complete)
+       AND EXISTS (SELECT 1 FROM plbase.order_line w
+                    WHERE w.order_ref = l.order_ref AND w.backordered_qty > 0) THEN
+        RAISE EXCEPTION 'order % ships complete and still has waiting lines', l.order_ref
+            USING ERRCODE = 'check_violation';
+    END IF;
+
+    UPDATE plbase.order_line
+       SET allocated_qty = allocated_qty - NEW.qty,
+           shipped_qty = shipped_qty + NEW.qty,
+           status = CASE WHEN backordered_qty > 0 THEN 'partially_allocated'
+                         WHEN allocated_qty - NEW.qty > 0 THEN 'allocated'
+                         ELSE 'shipped' END::plbase.line_status
+     WHERE line_id = NEW.line_id;
+    UPDATE plbase.item
+       SET on_hand = on_hand - NEW.qty, allocated = allocated - NEW.qty
+     WHERE sku = l.sku;
+    INSERT INTO plbase.event (at, kind, sku, order_ref, line_id, qty)
+    VALUES (now(), 'line_shipped', l.sku, l.order_ref, NEW.line_id, NEW.qty)
+    RETURNING event_id INTO eid;
+    PERFORM pg_notify('backorder_events', eid::text);
+    NEW.shipped_at := now();
+    RETURN NEW;
+END
+$$;
+
+CREATE TRIGGER shipment_insert BEFORE INSERT ON plbase.shipment
+    FOR EACH ROW EXECUTE FUNCTION plbase.shipment_insert();

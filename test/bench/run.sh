@@ -6,7 +6,8 @@
 # and writes the table to test/bench/results/latest.txt (run log: latest.log, raw numbers: latest.raw;
 # QUICK=1 writes latest-quick.*) and a dated copy.
 # Knobs: BENCH_SECONDS (8), BENCH_REPEAT (3), QUICK=1 (tiny smoke test), BENCH_INSTALL=1 (make
-# install first), BENCH_WORKLOADS, BENCH_VARIANTS, BENCH_SKUS, BENCH_BULK, BENCH_TIMEOUT, BENCH_SCHEMA: see inner.sh;
+# install first), BENCH_WORKLOADS, BENCH_VARIANTS, BENCH_SKUS, BENCH_BULK, BENCH_SHIP_LINES,
+# BENCH_TIMEOUT, BENCH_SCHEMA: see inner.sh;
 # BENCH_PG_OPTS: more pg_virtualenv options (e.g. "-o fsync=off" for a faster, less meaningful run).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)

@@ -24,7 +24,8 @@ INSERT INTO workload VALUES
     (13, 'hot32_sync',         '8a one hot SKU, 32 clients, sync commit (tps)', 'tps', NULL),
     (14, 'hot32_sync_ref',   '8b   ceiling: bare 1-row UPDATE (tps)', 'tps', NULL),
     (15, 'uniform_quiet',      '9a as 1, backorder.notify = off (tps)', 'tps', NULL),
-    (16, 'hot32_quiet',        '9b as 3, backorder.notify = off (tps)', 'tps', NULL);
+    (16, 'hot32_quiet',        '9b as 3, backorder.notify = off (tps)', 'tps', NULL),
+    (17, 'ship',               '10 shipments of 1 unit, 8 clients (tps)', 'tps', NULL);
 
 CREATE FUNCTION pg_temp.fmt(x float8, unit text, cap float8) RETURNS text LANGUAGE sql AS $$
     SELECT CASE WHEN x = 'Infinity' AND unit = 'ms' THEN '>' || cap / 1000 || ' s'

@@ -8,7 +8,7 @@
 -- Every scenario ends with backorder.verify() being empty.
 -- psql settings, BEGIN (this file ends with ROLLBACK), SET CONSTRAINTS ALL IMMEDIATE, pg_temp.ln/it/lid
 \ir helpers.psql
-SELECT plan(137);
+SELECT plan(141);
 SET backorder.clock = '2026-01-05 10:00+00';
 
 -- helpers of this file (ln, it and lid come from helpers.psql) -------------------------
@@ -445,6 +445,46 @@ SELECT is((SELECT string_agg(invariant || ' ' || sku, ', ' ORDER BY invariant) F
             WHERE line_id = pg_temp.lid('sc2')),
           'line balance SC1, line ledger SC1, line status SC1',
           'verify() reports a line whose quantities no longer add up to qty (and no longer match its status and the shipments)');
+
+-- 12. shipments and cancellations read and write lines through the indexes, without plans --
+INSERT INTO backorder.item (sku) VALUES ('IX1');
+INSERT INTO backorder.receipt (sku, qty) VALUES ('IX1', 5);
+INSERT INTO backorder.customer_order (order_ref, ship_complete) VALUES ('ix1', true);
+INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('ix1', 'IX1', 3);
+ANALYZE backorder.order_line, backorder.customer_order;
+SELECT pg_temp.lid('ix1') AS ix1 \gset
+SET LOCAL enable_indexscan = off;
+SET LOCAL enable_bitmapscan = off;
+SET LOCAL enable_indexonlyscan = off;
+SELECT sum(seq_scan) AS line_scans FROM pg_stat_xact_user_tables
+ WHERE relid IN ('backorder.order_line'::regclass, 'backorder.customer_order'::regclass) \gset
+INSERT INTO backorder.shipment (line_id, qty) VALUES (:ix1, 1);
+INSERT INTO backorder.cancellation (line_id, qty) VALUES (:ix1, 1);
+SELECT is((SELECT sum(seq_scan) FROM pg_stat_xact_user_tables
+            WHERE relid IN ('backorder.order_line'::regclass, 'backorder.customer_order'::regclass)) - :line_scans,
+          0::numeric,
+          'a shipment and a cancellation read order_line and customer_order through their indexes only, whatever plans the session holds');
+RESET enable_indexscan;
+RESET enable_bitmapscan;
+RESET enable_indexonlyscan;
+SELECT row_eq($$SELECT allocated_qty, shipped_qty, cancelled_qty, status::text FROM backorder.order_line
+                WHERE order_ref = 'ix1'$$, ROW(1::bigint, 1::bigint, 1::bigint, 'allocated'::text),
+              'and the line was written: 1 allocated, 1 shipped, 1 cancelled');
+SELECT row_eq($$SELECT on_hand, allocated FROM backorder.item WHERE sku = 'IX1'$$, ROW(4::bigint, 1::bigint),
+              'the item too: 4 on hand (5 received, 1 shipped), 1 allocated');
+
+-- 13. shipments and cancellations have no foreign key to order_line: verify() checks it --
+SET session_replication_role = replica;   -- rows written behind the engine's back
+INSERT INTO backorder.shipment (line_id, qty, shipped_at) VALUES (999999999, 1, now());
+INSERT INTO backorder.cancellation (line_id, qty, cancelled_at) VALUES (999999998, 1, now());
+RESET session_replication_role;
+SELECT is((SELECT string_agg(invariant || ' ' || line_id || ': ' || detail, ', ' ORDER BY line_id)
+             FROM backorder.verify() WHERE invariant = 'ledger line'),
+          format('ledger line 999999998: cancellation %s references no order line, '
+                 'ledger line 999999999: shipment %s references no order line',
+                 (SELECT cancellation_id FROM backorder.cancellation WHERE line_id = 999999998),
+                 (SELECT shipment_id FROM backorder.shipment WHERE line_id = 999999999)),
+          'verify() reports a shipment and a cancellation of lines that do not exist');
 
 SELECT * FROM finish();
 ROLLBACK;
