@@ -20,11 +20,24 @@
 #include "access/table.h"
 #include "access/tableam.h"
 #include "catalog/pg_am.h"
+#include "catalog/pg_type.h"
 #include "executor/executor.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
+
+/* Scan keys: the index's first n columns equal vals (int8, or text where text[i]). */
+static void
+equal_keys(KeyScan *k, int n, const Datum *vals, const bool *text, ScanKey keys)
+{
+	int			i;
+
+	for (i = 0; i < n; i++)
+		ScanKeyEntryInitialize(&keys[i], 0, i + 1, BTEqualStrategyNumber, InvalidOid,
+							   text[i] ? k->idx->rd_indcollation[i] : InvalidOid,
+							   text[i] ? F_TEXTEQ : F_INT8EQ, vals[i]);
+}
 
 /*
  * Set the scan keys: the index's first n columns equal vals (int8, or text where text[i]).
@@ -34,13 +47,30 @@ void
 key_scan_rekey(KeyScan *k, int n, const Datum *vals, const bool *text)
 {
 	ScanKeyData keys[INDEX_MAX_KEYS];
-	int			i;
 
-	for (i = 0; i < n; i++)
-		ScanKeyEntryInitialize(&keys[i], 0, i + 1, BTEqualStrategyNumber, InvalidOid,
-							   text[i] ? k->idx->rd_indcollation[i] : InvalidOid,
-							   text[i] ? F_TEXTEQ : F_INT8EQ, vals[i]);
+	equal_keys(k, n, vals, text, keys);
 	index_rescan(k->scan, keys, n, NULL, 0);
+}
+
+/*
+ * Set the scan keys: the index's first n columns equal vals (as key_scan_rekey) and its
+ * next column, which must be the int8 column col, is greater than after. Rows come in
+ * that column's order.
+ */
+void
+key_scan_rekey_after(KeyScan *k, int n, const Datum *vals, const bool *text, const char *col,
+					 int64 after)
+{
+	ScanKeyData keys[INDEX_MAX_KEYS];
+
+	if (n >= k->idx->rd_index->indnkeyatts ||
+		k->idx->rd_index->indkey.values[n] != bo_attnum(k->rel, col) ||
+		TupleDescAttr(RelationGetDescr(k->rel), k->idx->rd_index->indkey.values[n] - 1)->atttypid != INT8OID)
+		elog(ERROR, "backorder: index %s is not the engine's", RelationGetRelationName(k->idx));
+	equal_keys(k, n, vals, text, keys);
+	ScanKeyEntryInitialize(&keys[n], 0, n + 1, BTGreaterStrategyNumber, InvalidOid,
+						   InvalidOid, F_INT8GT, Int64GetDatum(after));
+	index_rescan(k->scan, keys, n + 1, NULL, 0);
 }
 
 /*

@@ -282,23 +282,30 @@ fill_step(LineState *l, void *arg)
 	return w->remaining > 0;
 }
 
-/* The oldest line of an item after line_id that still has waiting units, 0: none. */
+/*
+ * The oldest line of an item after line_id that still has waiting units, 0: none. Walks
+ * order_line_sku_idx from there (the item is locked: its lines are as this transaction
+ * sees them).
+ */
 static int64
 next_waiting(const char *sku, int64 after)
 {
-	static SPIPlanPtr plan = NULL;
-	Datum		args[2];
+	Datum		key = CStringGetTextDatum(sku);
+	bool		text = true;
+	KeyScan		k;
+	int64		found = 0;
 
-	args[0] = CStringGetTextDatum(sku);
-	args[1] = Int64GetDatum(after);
-	bo_run(bo_prepare(&plan,
-					  "SELECT line_id FROM backorder.order_line"
-					  " WHERE sku OPERATOR(pg_catalog.=) $1 AND line_id OPERATOR(pg_catalog.>) $2"
-					  "   AND backordered_qty OPERATOR(pg_catalog.>) 0"
-					  " ORDER BY line_id LIMIT 1",
-					  2, (Oid[]) {TEXTOID, INT8OID}),
-		   args, NULL, 1);
-	return SPI_processed > 0 ? bo_col_int8(0, 1, 0) : 0;
+	key_scan_begin(&k, "order_line", AccessShareLock, "order_line_sku_idx", "sku", key, true);
+	key_scan_rekey_after(&k, 1, &key, &text, "line_id", after);
+	while (found == 0 && key_scan_next(&k))
+	{
+		bool		isnull;
+
+		if (key_int8(&k, "backordered_qty", &isnull) > 0)
+			found = key_int8(&k, "line_id", &isnull);
+	}
+	key_scan_end(&k);
+	return found;
 }
 
 /* Attribute numbers of the order_line columns a fill reads and writes. */

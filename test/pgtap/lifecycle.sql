@@ -8,7 +8,7 @@
 -- Every scenario ends with backorder.verify() being empty.
 -- psql settings, BEGIN (this file ends with ROLLBACK), SET CONSTRAINTS ALL IMMEDIATE, pg_temp.ln/it/lid
 \ir helpers.psql
-SELECT plan(141);
+SELECT plan(143);
 SET backorder.clock = '2026-01-05 10:00+00';
 
 -- helpers of this file (ln, it and lid come from helpers.psql) -------------------------
@@ -472,6 +472,23 @@ SELECT row_eq($$SELECT allocated_qty, shipped_qty, cancelled_qty, status::text F
               'and the line was written: 1 allocated, 1 shipped, 1 cancelled');
 SELECT row_eq($$SELECT on_hand, allocated FROM backorder.item WHERE sku = 'IX1'$$, ROW(4::bigint, 1::bigint),
               'the item too: 4 on hand (5 received, 1 shipped), 1 allocated');
+INSERT INTO backorder.item (sku) VALUES ('IX2');
+INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('ix2a', 'IX2', 2), ('ix2b', 'IX2', 1);
+SELECT pg_temp.lid('ix2a') AS ix2a \gset
+SET LOCAL enable_indexscan = off;
+SET LOCAL enable_bitmapscan = off;
+SET LOCAL enable_indexonlyscan = off;
+SELECT sum(seq_scan) AS line_scans FROM pg_stat_xact_user_tables
+ WHERE relid = 'backorder.order_line'::regclass \gset
+INSERT INTO backorder.cancellation (line_id, qty) VALUES (:ix2a, NULL);
+SELECT is((SELECT sum(seq_scan) FROM pg_stat_xact_user_tables
+            WHERE relid = 'backorder.order_line'::regclass) - :line_scans, 0::numeric,
+          'cancelling the waiting head finds the next waiting line through the index only');
+RESET enable_indexscan;
+RESET enable_bitmapscan;
+RESET enable_indexonlyscan;
+SELECT is((SELECT queue_head FROM backorder.item WHERE sku = 'IX2'), pg_temp.lid('ix2b'),
+          'and the queue head moved to the next waiting line');
 
 -- 13. shipments and cancellations have no foreign key to order_line: verify() checks it --
 SET session_replication_role = replica;   -- rows written behind the engine's back
