@@ -3,8 +3,8 @@
  *    Shared declarations of the backorder engine.
  *
  * The engine keeps one rule: every change to an item's stock, queue or purchase-order
- * lines happens while the transaction holds that item's row lock (taken once per
- * transaction, FOR NO KEY UPDATE). Counters are cached per transaction and written back
+ * lines happens while the transaction holds that item's row (locked FOR NO KEY UPDATE,
+ * or updated, once per transaction). Counters are cached per transaction and written back
  * once per statement, so a bulk INSERT costs one item update per item, not per line.
  * Work that spans items of one supplier is deferred to commit time (purchase.c).
  */
@@ -165,6 +165,8 @@ extern void update_int8_col(PkeyRow *r, int attnum, int64 value);
 /* stock.c: the per-transaction item cache */
 extern StockEntry *stock_find(const char *sku);
 extern StockEntry *stock_lock(const char *sku);
+extern bool stock_peek(const char *sku, StockEntry *row);
+extern StockEntry *stock_claim(const char *sku, StockEntry *row);
 extern void stock_changed(StockEntry *e);
 extern void stock_forget(const char *sku);
 extern void stock_flush(void);

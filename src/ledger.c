@@ -26,6 +26,7 @@
 #include "catalog/pg_enum.h"
 #include "catalog/pg_type.h"
 #include "commands/sequence.h"
+#include "common/int.h"
 #include "commands/trigger.h"
 #include "fmgr.h"
 #include "storage/proc.h"
@@ -657,6 +658,31 @@ require_maintained_null(Relation rel, HeapTuple tup, const char *const *cols, in
 		bo_require_null(tup, rel, cols[i]);
 }
 
+/* Split an order of qty units of item e into what is allocated now and what waits. */
+static void
+order_split(const StockEntry *e, int64 qty, int64 *alloc, int64 *back)
+{
+	*alloc = Min(qty, Max(e->on_hand - e->allocated, 0));
+	*back = qty - *alloc;
+}
+
+/*
+ * May an order leaving back units waiting claim item e as read (stock_claim)? Not when it
+ * would be refused or overflow (those errors are raised only on the locked row), nor when
+ * it would head the queue (the queue head is the line id, drawn only once the row is held).
+ */
+static bool
+order_fits(const StockEntry *e, int64 back)
+{
+	int64		waiting;
+
+	if (back == 0)
+		return true;
+	return e->policy != POLICY_DENY && e->queue_head != 0 &&
+		!pg_add_s64_overflow(e->backordered, back, &waiting) &&
+		!(e->has_limit && waiting > e->backorder_limit);
+}
+
 /*
  * order_line BEFORE INSERT FOR EACH ROW: commit stock. Allocate what is free, queue
  * the rest (unless the policy or the backorder cap forbids it), assign line_id while
@@ -671,9 +697,13 @@ bo_order_line_insert(PG_FUNCTION_ARGS)
 	HeapTuple	tup = td->tg_trigtuple;
 	char	   *ref,
 			   *sku;
-	int64		qty;
+	int64		qty,
+				alloc,
+				back;
 	LineState	l;
-	StockEntry *e;
+	StockEntry *e,
+				row;
+	bool		claimed = false;
 	int			cols[8];
 	Datum		values[8];
 	bool		nulls[8] = {false};
@@ -684,21 +714,30 @@ bo_order_line_insert(PG_FUNCTION_ARGS)
 	sku = bo_require_text(tup, rel, "sku");
 	qty = bo_require_qty(tup, rel, "qty", false);
 
-	/* a cached item needs no SPI at all: the common case of a bulk insert */
 	bo_engine_enter(rel->rd_rel->relowner);
+	/* a cached item needs no SPI at all: the common case of a bulk insert */
 	e = stock_find(sku);
+	if (e == NULL && stock_peek(sku, &row))
+	{
+		/* first touch: the new counters claim the row (see stock_claim) */
+		order_split(&row, qty, &alloc, &back);
+		if (order_fits(&row, back))
+		{
+			row.allocated += alloc;
+			row.backordered += back;
+			e = stock_claim(sku, &row);
+			claimed = e != NULL;
+		}
+	}
 	if (e == NULL)
 	{
 		SPI_connect();
 		e = stock_lock(sku);
 		SPI_finish();
 	}
+	if (!claimed)
 	{
-		int64		alloc,
-					back;
-
-		alloc = Min(qty, Max(e->on_hand - e->allocated, 0));
-		back = qty - alloc;
+		order_split(e, qty, &alloc, &back);
 		if (back > 0 && e->policy == POLICY_DENY)
 			ereport(ERROR,
 					(errcode(ERRCODE_BO_INSUFFICIENT_STOCK),
@@ -714,22 +753,25 @@ bo_order_line_insert(PG_FUNCTION_ARGS)
 							   INT64_FORMAT ".", e->backordered + back, e->backorder_limit)));
 		e->allocated += alloc;
 		e->backordered = bo_add(e->backordered, back);
-		if (back > 0)
-			po_mark(e);
 		stock_changed(e);
-
-		memset(&l, 0, sizeof(l));
-		l.line_id = next_line_id();
-		if (back > 0 && e->queue_head == 0)
-			e->queue_head = l.line_id;	/* line ids grow: a new line waits last */
-		l.qty = qty;
-		l.allocated = alloc;
-		l.backordered = back;
-		if (alloc > 0)
-			event_add("line_allocated", sku, ref, l.line_id, 0, alloc);
-		if (back > 0)
-			event_add("line_backordered", sku, ref, l.line_id, 0, back);
 	}
+	if (back > 0)
+		po_mark(e);
+
+	memset(&l, 0, sizeof(l));
+	l.line_id = next_line_id();
+	if (back > 0 && e->queue_head == 0)
+	{
+		Assert(!claimed);
+		e->queue_head = l.line_id;	/* line ids grow: a new line waits last */
+	}
+	l.qty = qty;
+	l.allocated = alloc;
+	l.backordered = back;
+	if (alloc > 0)
+		event_add("line_allocated", sku, ref, l.line_id, 0, alloc);
+	if (back > 0)
+		event_add("line_backordered", sku, ref, l.line_id, 0, back);
 	bo_engine_leave();
 
 	cols[0] = bo_attnum(rel, "line_id");

@@ -3,10 +3,12 @@
  *    The per-transaction item cache.
  *
  * The first touch of an item in a transaction locks its row (FOR NO KEY UPDATE) and
- * reads its counters; the lock is held until the transaction ends, so the cached copy
- * stays the truth and later touches cost a hash probe. Changed counters are written
- * back once at the end of each ledger statement (stock_flush), never once per line:
- * that is what keeps a bulk INSERT of many lines of one item linear.
+ * reads its counters, or, for an order line, writes its new counters at once (which
+ * holds the row the same way: stock_claim); either way the row is held until the
+ * transaction ends, so the cached copy stays the truth and later touches cost a hash
+ * probe. Changed counters are written back once at the end of each ledger statement
+ * (stock_flush), never once per line: that is what keeps a bulk INSERT of many lines of
+ * one item linear.
  */
 #include "backorder.h"
 
@@ -118,20 +120,14 @@ item_queue_locktag(LOCKTAG *tag, const char *sku)
  * REPEATABLE READ and SERIALIZABLE a concurrent change is a serialization failure.
  * Returns false when there is no such item. The slot receives the locked version.
  */
+/* Find an item's row through its primary key, as snap sees it, into slot. */
 static bool
-lock_item_row(Relation rel, const char *sku, TupleTableSlot *slot)
+find_item_row(Relation rel, const char *sku, Snapshot snap, TupleTableSlot *slot)
 {
-	Oid			pkey = RelationGetPrimaryKeyIndex(rel);
-	Relation	idx;
-	Snapshot	snap;
+	Relation	idx = index_open(RelationGetPrimaryKeyIndex(rel), AccessShareLock);
 	IndexScanDesc scan;
 	ScanKeyData key;
 	bool		found;
-
-	/* see this transaction's own latest version of the row (e.g. a client's UPDATE) */
-	CommandCounterIncrement();
-	idx = index_open(pkey, AccessShareLock);
-	snap = RegisterSnapshot(GetLatestSnapshot());
 
 	ScanKeyEntryInitialize(&key, 0, 1, BTEqualStrategyNumber, InvalidOid,
 						   idx->rd_indcollation[0], F_TEXTEQ, CStringGetTextDatum(sku));
@@ -140,6 +136,19 @@ lock_item_row(Relation rel, const char *sku, TupleTableSlot *slot)
 	found = index_getnext_slot(scan, ForwardScanDirection, slot);
 	index_endscan(scan);
 	index_close(idx, AccessShareLock);
+	return found;
+}
+
+static bool
+lock_item_row(Relation rel, const char *sku, TupleTableSlot *slot)
+{
+	Snapshot	snap;
+	bool		found;
+
+	/* see this transaction's own latest version of the row (e.g. a client's UPDATE) */
+	CommandCounterIncrement();
+	snap = RegisterSnapshot(GetLatestSnapshot());
+	found = find_item_row(rel, sku, snap, slot);
 
 	if (found)
 	{
@@ -165,6 +174,56 @@ lock_item_row(Relation rel, const char *sku, TupleTableSlot *slot)
 	return found;
 }
 
+/* An item's state from its row in slot (strings in the current memory context). */
+static void
+entry_from_slot(StockEntry *e, Relation rel, TupleTableSlot *slot)
+{
+	bool		isnull;
+	Datum		d;
+
+	e->on_hand = DatumGetInt64(slot_getattr(slot, bo_attnum(rel, "on_hand"), &isnull));
+	e->allocated = DatumGetInt64(slot_getattr(slot, bo_attnum(rel, "allocated"), &isnull));
+	e->backordered = DatumGetInt64(slot_getattr(slot, bo_attnum(rel, "backordered"), &isnull));
+	e->incoming = DatumGetInt64(slot_getattr(slot, bo_attnum(rel, "incoming"), &isnull));
+	d = slot_getattr(slot, bo_attnum(rel, "queue_head"), &isnull);
+	e->queue_head = isnull ? 0 : DatumGetInt64(d);
+	d = slot_getattr(slot, bo_attnum(rel, "policy"), &isnull);
+	e->policy = policy_from_label(bo_enum_label(DatumGetObjectId(d)));
+	d = slot_getattr(slot, bo_attnum(rel, "backorder_limit"), &isnull);
+	e->has_limit = !isnull;
+	e->backorder_limit = isnull ? 0 : DatumGetInt64(d);
+	e->pack_size = DatumGetInt64(slot_getattr(slot, bo_attnum(rel, "pack_size"), &isnull));
+	d = slot_getattr(slot, bo_attnum(rel, "supplier_id"), &isnull);
+	e->supplier_id = isnull ? NULL : TextDatumGetCString(d);
+	e->tid = slot->tts_tid;
+	e->dirty = false;
+	e->foreign_lines = false;
+	e->touched_subid = GetCurrentSubTransactionId();
+	e->dirty_subid = InvalidSubTransactionId;
+}
+
+/* Cache the state of an item whose row this transaction now holds. */
+static StockEntry *
+entry_enter(const char *sku, const StockEntry *src)
+{
+	MemoryContext old;
+	StockEntry *e;
+	char	   *key;
+	bool		found;
+
+	if (stock_hash == NULL)
+		stock_init();
+	old = MemoryContextSwitchTo(stock_cxt);
+	key = pstrdup(sku);
+	e = hash_search(stock_hash, &key, HASH_ENTER, &found);
+	Assert(!found);
+	*e = *src;
+	e->sku = key;
+	e->supplier_id = src->supplier_id ? pstrdup(src->supplier_id) : NULL;
+	MemoryContextSwitchTo(old);
+	return e;
+}
+
 /*
  * The cached state of an item, locking its row on first touch in this transaction.
  * Unknown skus are a foreign-key violation.
@@ -173,16 +232,13 @@ StockEntry *
 stock_lock(const char *sku)
 {
 	StockEntry *e;
-	bool		found;
+	StockEntry	row;
 	Relation	rel;
 	TupleTableSlot *slot;
-	MemoryContext old;
 
 	e = stock_find(sku);
 	if (e)
 		return e;
-	if (stock_hash == NULL)
-		stock_init();
 
 	rel = table_open(bo_relid("item"),
 					 RowShareLock);
@@ -192,40 +248,115 @@ stock_lock(const char *sku)
 				(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
 				 errmsg("item \"%s\" does not exist", sku),
 				 errhint("Insert the item into backorder.item first.")));
-
-	old = MemoryContextSwitchTo(stock_cxt);
-	{
-		char	   *key = pstrdup(sku);
-		bool		isnull;
-		Datum		d;
-
-		e = hash_search(stock_hash, &key, HASH_ENTER, &found);
-		Assert(!found);
-		e->sku = key;
-		e->on_hand = DatumGetInt64(slot_getattr(slot, bo_attnum(rel, "on_hand"), &isnull));
-		e->allocated = DatumGetInt64(slot_getattr(slot, bo_attnum(rel, "allocated"), &isnull));
-		e->backordered = DatumGetInt64(slot_getattr(slot, bo_attnum(rel, "backordered"), &isnull));
-		e->incoming = DatumGetInt64(slot_getattr(slot, bo_attnum(rel, "incoming"), &isnull));
-		d = slot_getattr(slot, bo_attnum(rel, "queue_head"), &isnull);
-		e->queue_head = isnull ? 0 : DatumGetInt64(d);
-		d = slot_getattr(slot, bo_attnum(rel, "policy"), &isnull);
-		e->policy = policy_from_label(bo_enum_label(DatumGetObjectId(d)));
-		d = slot_getattr(slot, bo_attnum(rel, "backorder_limit"), &isnull);
-		e->has_limit = !isnull;
-		e->backorder_limit = isnull ? 0 : DatumGetInt64(d);
-		e->pack_size = DatumGetInt64(slot_getattr(slot, bo_attnum(rel, "pack_size"), &isnull));
-		d = slot_getattr(slot, bo_attnum(rel, "supplier_id"), &isnull);
-		e->supplier_id = isnull ? NULL : TextDatumGetCString(d);
-		e->tid = slot->tts_tid;
-		e->dirty = false;
-		e->foreign_lines = false;
-		e->touched_subid = GetCurrentSubTransactionId();
-		e->dirty_subid = InvalidSubTransactionId;
-	}
-	MemoryContextSwitchTo(old);
+	entry_from_slot(&row, rel, slot);
+	e = entry_enter(sku, &row);
 	ExecDropSingleTupleTableSlot(slot);
 	table_close(rel, NoLock);
 	return e;
+}
+
+/*
+ * A new version of an item's row (old) with e's counters and the generated column
+ * available.
+ */
+static HeapTuple
+item_version(Relation rel, HeapTuple old, const StockEntry *e)
+{
+	int			cols[6];
+	Datum		values[6];
+	bool		nulls[6] = {false, false, false, false, false, false};
+
+	cols[0] = bo_attnum(rel, "on_hand");
+	values[0] = Int64GetDatum(e->on_hand);
+	cols[1] = bo_attnum(rel, "allocated");
+	values[1] = Int64GetDatum(e->allocated);
+	cols[2] = bo_attnum(rel, "backordered");
+	values[2] = Int64GetDatum(e->backordered);
+	cols[3] = bo_attnum(rel, "incoming");
+	values[3] = Int64GetDatum(e->incoming);
+	cols[4] = bo_attnum(rel, "available");
+	values[4] = Int64GetDatum(e->on_hand - e->allocated - e->backordered);
+	cols[5] = bo_attnum(rel, "queue_head");
+	values[5] = Int64GetDatum(e->queue_head);
+	nulls[5] = e->queue_head == 0;
+	return heap_modify_tuple_by_cols(old, RelationGetDescr(rel), 6, cols, values, nulls);
+}
+
+/*
+ * Claiming an item by writing it. An order line's first touch of an item usually changes
+ * its counters at once, so instead of locking the row (a WAL record) and writing the new
+ * counters at statement end (another), stock_peek reads the newest version of the row
+ * without a lock, the caller works out the order against it, and stock_claim writes the
+ * new counters into a new version of exactly that version: heap_update fails, rather
+ * than waits, if anyone holds or changed the row since, and then the caller starts again
+ * with stock_lock. The new version holds the row as the lock would have, to the end of
+ * the transaction. Only in READ COMMITTED, and only where the engine writes item rows
+ * directly (no shop trigger on item updates).
+ */
+bool
+stock_peek(const char *sku, StockEntry *row)
+{
+	Relation	rel;
+	TupleTableSlot *slot;
+	Snapshot	snap;
+	bool		found;
+
+	if (IsolationUsesXactSnapshot())
+		return false;
+	rel = table_open(bo_relid("item"), RowExclusiveLock);
+	if (!bo_direct_ok(rel, RelationGetIndexList(rel), TRIGGER_TYPE_UPDATE))
+	{
+		table_close(rel, NoLock);
+		return false;
+	}
+	slot = table_slot_create(rel, NULL);
+	CommandCounterIncrement();
+	snap = RegisterSnapshot(GetLatestSnapshot());
+	found = find_item_row(rel, sku, snap, slot);
+	if (found)
+		entry_from_slot(row, rel, slot);
+	UnregisterSnapshot(snap);
+	ExecDropSingleTupleTableSlot(slot);
+	table_close(rel, NoLock);
+	return found;
+}
+
+/*
+ * Write the counters of a row read by stock_peek (and changed by the caller) into a new
+ * version of it, which caches the item as held by this transaction. NULL, having written
+ * nothing, when the version read is no longer the newest or someone holds it.
+ */
+StockEntry *
+stock_claim(const char *sku, StockEntry *row)
+{
+	Relation	rel = table_open(bo_relid("item"), RowExclusiveLock);
+	HeapTupleData old;
+	HeapTuple	newtup;
+	Buffer		buf;
+	TM_FailureData tmfd;
+	LockTupleMode lockmode;
+	TM_Result	res;
+
+	old.t_self = row->tid;
+	if (!heap_fetch(rel, SnapshotAny, &old, &buf, false))
+	{
+		table_close(rel, NoLock);
+		return NULL;
+	}
+	newtup = item_version(rel, &old, row);
+	ReleaseBuffer(buf);
+	res = heap_update(rel, &row->tid, newtup, GetCurrentCommandId(true), InvalidSnapshot,
+					  false, &tmfd, &lockmode);
+	if (res == TM_Ok)
+	{
+		if (!HeapTupleIsHeapOnly(newtup))
+			bo_index_tuple(rel, RelationGetIndexList(rel), newtup);
+		row->tid = newtup->t_self;
+		CommandCounterIncrement();
+	}
+	heap_freetuple(newtup);
+	table_close(rel, NoLock);
+	return res == TM_Ok ? entry_enter(sku, row) : NULL;
 }
 
 /* Note that an entry's counters changed; they are written at statement end. */
@@ -263,38 +394,21 @@ stock_forget(const char *sku)
 }
 
 /*
- * Write one item's counters (and the generated column available) into a new version of
- * its row, which this transaction holds locked: a HOT update most of the time, since no
- * index covers a counter and the table leaves free space on each page.
+ * Write one item's counters into a new version of its row, which this transaction holds
+ * locked: a HOT update most of the time, since no index covers a counter and the table
+ * leaves free space on each page.
  */
 static void
 write_direct(Relation rel, List *indexes, StockEntry *e)
 {
-	TupleDesc	desc = RelationGetDescr(rel);
 	HeapTupleData old;
 	HeapTuple	newtup;
 	Buffer		buf;
-	int			cols[6];
-	Datum		values[6];
-	bool		nulls[6] = {false, false, false, false, false, false};
 
 	old.t_self = e->tid;
 	if (!heap_fetch(rel, SnapshotAny, &old, &buf, false))
 		elog(ERROR, "backorder: locked row of item \"%s\" not found", e->sku);
-	cols[0] = bo_attnum(rel, "on_hand");
-	values[0] = Int64GetDatum(e->on_hand);
-	cols[1] = bo_attnum(rel, "allocated");
-	values[1] = Int64GetDatum(e->allocated);
-	cols[2] = bo_attnum(rel, "backordered");
-	values[2] = Int64GetDatum(e->backordered);
-	cols[3] = bo_attnum(rel, "incoming");
-	values[3] = Int64GetDatum(e->incoming);
-	cols[4] = bo_attnum(rel, "available");
-	values[4] = Int64GetDatum(e->on_hand - e->allocated - e->backordered);
-	cols[5] = bo_attnum(rel, "queue_head");
-	values[5] = Int64GetDatum(e->queue_head);
-	nulls[5] = e->queue_head == 0;
-	newtup = heap_modify_tuple_by_cols(&old, desc, 6, cols, values, nulls);
+	newtup = item_version(rel, &old, e);
 	ReleaseBuffer(buf);
 	simple_heap_update(rel, &e->tid, newtup);
 	if (!HeapTupleIsHeapOnly(newtup))
