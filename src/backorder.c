@@ -798,6 +798,41 @@ bo_index_tuple(Relation rel, List *indexes, HeapTuple tup)
 	bo_indexes_close(s);
 }
 
+/* Start an empty set of columns to replace in rows of rel. */
+void
+bo_cols_init(BoCols *c, Relation rel)
+{
+	c->rel = rel;
+	c->n = 0;
+}
+
+/* Replace column attnum with value (NULL when isnull). */
+void
+bo_cols_put(BoCols *c, int attnum, Datum value, bool isnull)
+{
+	if (c->n == BO_MAX_COLS)
+		elog(ERROR, "backorder: too many columns to replace");
+	c->attnums[c->n] = attnum;
+	c->values[c->n] = value;
+	c->nulls[c->n] = isnull;
+	c->n++;
+}
+
+/* Replace the column named col. */
+void
+bo_cols_set(BoCols *c, const char *col, Datum value, bool isnull)
+{
+	bo_cols_put(c, bo_attnum(c->rel, col), value, isnull);
+}
+
+/* A new version of row old with the columns replaced. */
+HeapTuple
+bo_cols_apply(const BoCols *c, HeapTuple old)
+{
+	return heap_modify_tuple_by_cols(old, RelationGetDescr(c->rel), c->n, (int *) c->attnums,
+									 (Datum *) c->values, (bool *) c->nulls);
+}
+
 /*
  * The outcome of table_tuple_lock() for a row locked as SELECT ... FOR UPDATE would lock
  * it: true when it is locked; false when it was deleted meanwhile (READ COMMITTED, where

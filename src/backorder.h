@@ -109,6 +109,21 @@ extern bool bo_shop_triggers(Relation rel, int16 event);
 extern bool bo_row_locked(TM_Result res, const char *what, const char *key);
 extern void bo_index_tuple(Relation rel, List *indexes, HeapTuple tup);
 
+/* Columns to replace in a new version of a row, set one by one (heap_modify_tuple_by_cols). */
+#define BO_MAX_COLS 8
+typedef struct BoCols
+{
+	Relation	rel;
+	int			n;
+	int			attnums[BO_MAX_COLS];
+	Datum		values[BO_MAX_COLS];
+	bool		nulls[BO_MAX_COLS];
+} BoCols;
+extern void bo_cols_init(BoCols *c, Relation rel);
+extern void bo_cols_put(BoCols *c, int attnum, Datum value, bool isnull);
+extern void bo_cols_set(BoCols *c, const char *col, Datum value, bool isnull);
+extern HeapTuple bo_cols_apply(const BoCols *c, HeapTuple old);
+
 /* A table's indexes, opened once for many direct writes. */
 typedef struct BoIndexSet
 {
@@ -159,7 +174,7 @@ extern void key_scan_end(KeyScan *k);
 extern bool pkey_row_find(PkeyRow *r, const char *relname, int16 events, int n,
 						  const char *const *cols, const Datum *vals, const bool *text);
 extern void pkey_row_done(PkeyRow *r);
-extern void pkey_row_update(PkeyRow *r, int n, int *attnums, Datum *values, bool *nulls);
+extern void pkey_row_update(PkeyRow *r, const BoCols *c);
 extern void update_int8_col(PkeyRow *r, int attnum, int64 value);
 
 /* stock.c: the per-transaction item cache */

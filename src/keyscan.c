@@ -217,12 +217,11 @@ pkey_row_done(PkeyRow *r)
 
 /* Replace columns of the row found (its latest version, which this transaction holds). */
 void
-pkey_row_update(PkeyRow *r, int n, int *attnums, Datum *values, bool *nulls)
+pkey_row_update(PkeyRow *r, const BoCols *c)
 {
 	bool		shouldfree;
 	HeapTuple	oldtup = ExecFetchSlotHeapTuple(r->k.slot, false, &shouldfree);
-	HeapTuple	newtup = heap_modify_tuple_by_cols(oldtup, RelationGetDescr(r->k.rel), n, attnums,
-												   values, nulls);
+	HeapTuple	newtup = bo_cols_apply(c, oldtup);
 
 	simple_heap_update(r->k.rel, &r->k.slot->tts_tid, newtup);
 	if (!HeapTupleIsHeapOnly(newtup))
@@ -235,8 +234,9 @@ pkey_row_update(PkeyRow *r, int n, int *attnums, Datum *values, bool *nulls)
 void
 update_int8_col(PkeyRow *r, int attnum, int64 value)
 {
-	Datum		v = Int64GetDatum(value);
-	bool		isnull = false;
+	BoCols		c;
 
-	pkey_row_update(r, 1, &attnum, &v, &isnull);
+	bo_cols_init(&c, r->k.rel);
+	bo_cols_put(&c, attnum, Int64GetDatum(value), false);
+	pkey_row_update(r, &c);
 }

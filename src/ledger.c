@@ -102,6 +102,19 @@ line_from_scan(KeyScan *k, LineState *l)
 													   &l->allocated_at_null));
 }
 
+/* The columns of a line the engine maintains after placement: quantities, status, time. */
+static void
+line_cols(BoCols *c, Relation rel, const LineState *l)
+{
+	bo_cols_init(c, rel);
+	bo_cols_set(c, "allocated_qty", Int64GetDatum(l->allocated), false);
+	bo_cols_set(c, "backordered_qty", Int64GetDatum(l->backordered), false);
+	bo_cols_set(c, "shipped_qty", Int64GetDatum(l->shipped), false);
+	bo_cols_set(c, "cancelled_qty", Int64GetDatum(l->cancelled), false);
+	bo_cols_set(c, "status", line_status_datum(rel, bo_attnum(rel, "status"), l), false);
+	bo_cols_set(c, "allocated_at", TimestampTzGetDatum(l->allocated_at), l->allocated_at_null);
+}
+
 /*
  * Write back one line's quantities and status: in place through the heap (HOT while its
  * page has room: no index covers what changes), or by a keyed UPDATE when a shop trigger
@@ -118,27 +131,12 @@ line_apply_one(LineState *l)
 	args[0] = Int64GetDatum(l->line_id);
 	if (pkey_row_find(&r, "order_line", TRIGGER_TYPE_UPDATE, 1, line_pkey, args, line_pkey_text))
 	{
-		Relation	rel = r.k.rel;
-		int			cols[6];
-		Datum		values[6];
-		bool		isnull[6] = {false, false, false, false, false, false};
+		BoCols		c;
 
 		if (!r.found)
 			elog(ERROR, "backorder: order line " INT64_FORMAT " vanished", l->line_id);
-		cols[0] = bo_attnum(rel, "allocated_qty");
-		values[0] = Int64GetDatum(l->allocated);
-		cols[1] = bo_attnum(rel, "backordered_qty");
-		values[1] = Int64GetDatum(l->backordered);
-		cols[2] = bo_attnum(rel, "shipped_qty");
-		values[2] = Int64GetDatum(l->shipped);
-		cols[3] = bo_attnum(rel, "cancelled_qty");
-		values[3] = Int64GetDatum(l->cancelled);
-		cols[4] = bo_attnum(rel, "status");
-		values[4] = line_status_datum(rel, cols[4], l);
-		cols[5] = bo_attnum(rel, "allocated_at");
-		values[5] = TimestampTzGetDatum(l->allocated_at);
-		isnull[5] = l->allocated_at_null;
-		pkey_row_update(&r, 6, cols, values, isnull);
+		line_cols(&c, r.k.rel, l);
+		pkey_row_update(&r, &c);
 		pkey_row_done(&r);
 		return;
 	}
@@ -390,9 +388,7 @@ fill_direct(StockEntry *e, WalkState *w, int64 units)
 		HeapTuple	oldtup,
 					newtup;
 		bool		shouldfree;
-		int			cols[4];
-		Datum		values[4];
-		bool		nulls[4] = {false, false, false, false};
+		BoCols		set;
 
 		l.backordered = DatumGetInt64(slot_getattr(slot, c.backordered, &isnull));
 		if (l.backordered == 0)
@@ -411,17 +407,13 @@ fill_direct(StockEntry *e, WalkState *w, int64 units)
 		l.sku = e->sku;
 		fill_step(&l, w);
 
-		cols[0] = c.allocated;
-		values[0] = Int64GetDatum(l.allocated);
-		cols[1] = c.backordered;
-		values[1] = Int64GetDatum(l.backordered);
-		cols[2] = c.status;
-		values[2] = line_status_datum(rel, c.status, &l);
-		cols[3] = c.allocated_at;
-		values[3] = TimestampTzGetDatum(l.allocated_at);
-		nulls[3] = l.backordered > 0;
+		bo_cols_init(&set, rel);
+		bo_cols_put(&set, c.allocated, Int64GetDatum(l.allocated), false);
+		bo_cols_put(&set, c.backordered, Int64GetDatum(l.backordered), false);
+		bo_cols_put(&set, c.status, line_status_datum(rel, c.status, &l), false);
+		bo_cols_put(&set, c.allocated_at, TimestampTzGetDatum(l.allocated_at), l.backordered > 0);
 		oldtup = ExecFetchSlotHeapTuple(slot, false, &shouldfree);
-		newtup = heap_modify_tuple_by_cols(oldtup, RelationGetDescr(rel), 4, cols, values, nulls);
+		newtup = bo_cols_apply(&set, oldtup);
 		simple_heap_update(rel, &slot->tts_tid, newtup);
 		if (!HeapTupleIsHeapOnly(newtup))
 			bo_indexes_insert(ix, newtup);
@@ -613,13 +605,6 @@ next_line_id(void)
 	return nextval_internal(seq, false);
 }
 
-/* Build the new version of a BEFORE INSERT row with replaced columns. */
-static HeapTuple
-replace_cols(Relation rel, HeapTuple tup, int n, int *cols, Datum *values, bool *nulls)
-{
-	return heap_modify_tuple_by_cols(tup, RelationGetDescr(rel), n, cols, values, nulls);
-}
-
 /*
  * The stored version of a ledger row: its time column stamped with the engine's clock
  * and, when qtycol is given, that quantity column set to qty.
@@ -627,20 +612,13 @@ replace_cols(Relation rel, HeapTuple tup, int n, int *cols, Datum *values, bool 
 static HeapTuple
 stamped(Relation rel, HeapTuple tup, const char *timecol, const char *qtycol, int64 qty)
 {
-	int			cols[2];
-	Datum		values[2];
-	bool		nulls[2] = {false, false};
-	int			n = 1;
+	BoCols		c;
 
-	cols[0] = bo_attnum(rel, timecol);
-	values[0] = TimestampTzGetDatum(bo_now());
+	bo_cols_init(&c, rel);
+	bo_cols_set(&c, timecol, TimestampTzGetDatum(bo_now()), false);
 	if (qtycol)
-	{
-		cols[1] = bo_attnum(rel, qtycol);
-		values[1] = Int64GetDatum(qty);
-		n = 2;
-	}
-	return replace_cols(rel, tup, n, cols, values, nulls);
+		bo_cols_set(&c, qtycol, Int64GetDatum(qty), false);
+	return bo_cols_apply(&c, tup);
 }
 
 static const char *const order_line_maintained[] = {
@@ -704,9 +682,7 @@ bo_order_line_insert(PG_FUNCTION_ARGS)
 	StockEntry *e,
 				row;
 	bool		claimed = false;
-	int			cols[8];
-	Datum		values[8];
-	bool		nulls[8] = {false};
+	BoCols		c;
 	TimestampTz now = bo_now();
 
 	require_maintained_null(rel, tup, order_line_maintained, lengthof(order_line_maintained));
@@ -774,24 +750,16 @@ bo_order_line_insert(PG_FUNCTION_ARGS)
 		event_add("line_backordered", sku, ref, l.line_id, 0, back);
 	bo_engine_leave();
 
-	cols[0] = bo_attnum(rel, "line_id");
-	values[0] = Int64GetDatum(l.line_id);
-	cols[1] = bo_attnum(rel, "allocated_qty");
-	values[1] = Int64GetDatum(l.allocated);
-	cols[2] = bo_attnum(rel, "backordered_qty");
-	values[2] = Int64GetDatum(l.backordered);
-	cols[3] = bo_attnum(rel, "shipped_qty");
-	values[3] = Int64GetDatum(0);
-	cols[4] = bo_attnum(rel, "cancelled_qty");
-	values[4] = Int64GetDatum(0);
-	cols[5] = bo_attnum(rel, "status");
-	values[5] = line_status_datum(rel, cols[5], &l);
-	cols[6] = bo_attnum(rel, "placed_at");
-	values[6] = TimestampTzGetDatum(now);
-	cols[7] = bo_attnum(rel, "allocated_at");
-	values[7] = TimestampTzGetDatum(now);
-	nulls[7] = l.backordered > 0;
-	return PointerGetDatum(replace_cols(rel, tup, 8, cols, values, nulls));
+	bo_cols_init(&c, rel);
+	bo_cols_set(&c, "line_id", Int64GetDatum(l.line_id), false);
+	bo_cols_set(&c, "allocated_qty", Int64GetDatum(l.allocated), false);
+	bo_cols_set(&c, "backordered_qty", Int64GetDatum(l.backordered), false);
+	bo_cols_set(&c, "shipped_qty", Int64GetDatum(0), false);
+	bo_cols_set(&c, "cancelled_qty", Int64GetDatum(0), false);
+	bo_cols_set(&c, "status", line_status_datum(rel, bo_attnum(rel, "status"), &l), false);
+	bo_cols_set(&c, "placed_at", TimestampTzGetDatum(now), false);
+	bo_cols_set(&c, "allocated_at", TimestampTzGetDatum(now), l.backordered > 0);
+	return PointerGetDatum(bo_cols_apply(&c, tup));
 }
 
 /*

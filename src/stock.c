@@ -262,24 +262,16 @@ stock_lock(const char *sku)
 static HeapTuple
 item_version(Relation rel, HeapTuple old, const StockEntry *e)
 {
-	int			cols[6];
-	Datum		values[6];
-	bool		nulls[6] = {false, false, false, false, false, false};
+	BoCols		c;
 
-	cols[0] = bo_attnum(rel, "on_hand");
-	values[0] = Int64GetDatum(e->on_hand);
-	cols[1] = bo_attnum(rel, "allocated");
-	values[1] = Int64GetDatum(e->allocated);
-	cols[2] = bo_attnum(rel, "backordered");
-	values[2] = Int64GetDatum(e->backordered);
-	cols[3] = bo_attnum(rel, "incoming");
-	values[3] = Int64GetDatum(e->incoming);
-	cols[4] = bo_attnum(rel, "available");
-	values[4] = Int64GetDatum(e->on_hand - e->allocated - e->backordered);
-	cols[5] = bo_attnum(rel, "queue_head");
-	values[5] = Int64GetDatum(e->queue_head);
-	nulls[5] = e->queue_head == 0;
-	return heap_modify_tuple_by_cols(old, RelationGetDescr(rel), 6, cols, values, nulls);
+	bo_cols_init(&c, rel);
+	bo_cols_set(&c, "on_hand", Int64GetDatum(e->on_hand), false);
+	bo_cols_set(&c, "allocated", Int64GetDatum(e->allocated), false);
+	bo_cols_set(&c, "backordered", Int64GetDatum(e->backordered), false);
+	bo_cols_set(&c, "incoming", Int64GetDatum(e->incoming), false);
+	bo_cols_set(&c, "available", Int64GetDatum(e->on_hand - e->allocated - e->backordered), false);
+	bo_cols_set(&c, "queue_head", Int64GetDatum(e->queue_head), e->queue_head == 0);
+	return bo_cols_apply(&c, old);
 }
 
 /*
