@@ -161,11 +161,12 @@ typedef struct PkeyRow
 	bool		found;
 } PkeyRow;
 extern void key_scan_rekey(KeyScan *k, int n, const Datum *vals, const bool *text);
-extern void key_scan_rekey_after(KeyScan *k, int n, const Datum *vals, const bool *text,
-								 const char *col, int64 after);
 extern void key_scan_start(KeyScan *k, bool latest, int n, const Datum *vals, const bool *text);
 extern void key_scan_begin(KeyScan *k, const char *relname, LOCKMODE mode, const char *idxname,
 						   const char *col, Datum key, bool text);
+extern void key_scan_begin_after(KeyScan *k, const char *relname, LOCKMODE mode,
+								 const char *idxname, const char *col, Datum key, bool text,
+								 const char *aftercol, int64 after);
 extern bool key_scan_next(KeyScan *k);
 extern int64 key_int8(KeyScan *k, const char *col, bool *isnull);
 extern char *key_text(KeyScan *k, const char *col);

@@ -48,6 +48,9 @@ key_scan_rekey(KeyScan *k, int n, const Datum *vals, const bool *text)
 {
 	ScanKeyData keys[INDEX_MAX_KEYS];
 
+	/* a rescan must pass as many keys as the scan began with */
+	if (n != k->scan->numberOfKeys)
+		elog(ERROR, "backorder: %d scan keys for a scan begun with %d", n, k->scan->numberOfKeys);
 	equal_keys(k, n, vals, text, keys);
 	index_rescan(k->scan, keys, n, NULL, 0);
 }
@@ -57,12 +60,15 @@ key_scan_rekey(KeyScan *k, int n, const Datum *vals, const bool *text)
  * next column, which must be the int8 column col, is greater than after. Rows come in
  * that column's order.
  */
-void
+static void
 key_scan_rekey_after(KeyScan *k, int n, const Datum *vals, const bool *text, const char *col,
 					 int64 after)
 {
 	ScanKeyData keys[INDEX_MAX_KEYS];
 
+	if (n + 1 != k->scan->numberOfKeys)
+		elog(ERROR, "backorder: %d scan keys for a scan begun with %d", n + 1,
+			 k->scan->numberOfKeys);
 	if (n >= k->idx->rd_index->indnkeyatts ||
 		k->idx->rd_index->indkey.values[n] != bo_attnum(k->rel, col) ||
 		TupleDescAttr(RelationGetDescr(k->rel), k->idx->rd_index->indkey.values[n] - 1)->atttypid != INT8OID)
@@ -74,27 +80,30 @@ key_scan_rekey_after(KeyScan *k, int n, const Datum *vals, const bool *text, con
 }
 
 /*
- * Start scanning k->rel through k->idx (both open) for the rows whose first n index
- * columns equal vals, seeing what this transaction wrote before: with the latest snapshot
+ * Take the snapshot and begin an index scan of k->rel through k->idx (both open) with
+ * nkeys scan keys, seeing what this transaction wrote before: with the latest snapshot
  * (rows this transaction holds locked and writes), else with the transaction's (as SPI).
  */
-void
-key_scan_start(KeyScan *k, bool latest, int n, const Datum *vals, const bool *text)
+static void
+scan_open(KeyScan *k, bool latest, int nkeys)
 {
 	CommandCounterIncrement();
 	k->snap = RegisterSnapshot(latest ? GetLatestSnapshot() : GetTransactionSnapshot());
 	k->slot = table_slot_create(k->rel, NULL);
-	k->scan = index_beginscan(k->rel, k->idx, k->snap, n, 0);
+	k->scan = index_beginscan(k->rel, k->idx, k->snap, nkeys, 0);
+}
+
+/* Start scanning (see scan_open) for the rows whose first n index columns equal vals. */
+void
+key_scan_start(KeyScan *k, bool latest, int n, const Datum *vals, const bool *text)
+{
+	scan_open(k, latest, n);
 	key_scan_rekey(k, n, vals, text);
 }
 
-/*
- * Start reading backorder.<relname> through its index idxname, which must be a btree whose
- * first column is col, for the rows where col = key (int8, or text when text).
- */
-void
-key_scan_begin(KeyScan *k, const char *relname, LOCKMODE mode, const char *idxname,
-			   const char *col, Datum key, bool text)
+/* Open backorder.<relname> and its index idxname, which must be a btree whose first column is col. */
+static void
+open_checked(KeyScan *k, const char *relname, LOCKMODE mode, const char *idxname, const char *col)
 {
 	Oid			idxoid = bo_relid(idxname);
 
@@ -106,7 +115,34 @@ key_scan_begin(KeyScan *k, const char *relname, LOCKMODE mode, const char *idxna
 		k->idx->rd_index->indrelid != RelationGetRelid(k->rel) ||
 		k->idx->rd_index->indkey.values[0] != bo_attnum(k->rel, col))
 		elog(ERROR, "backorder: index %s is not the engine's", idxname);
+}
+
+/*
+ * Start reading backorder.<relname> through its index idxname (a btree whose first column
+ * is col) for the rows where col = key (int8, or text when text), with the transaction's
+ * snapshot.
+ */
+void
+key_scan_begin(KeyScan *k, const char *relname, LOCKMODE mode, const char *idxname,
+			   const char *col, Datum key, bool text)
+{
+	open_checked(k, relname, mode, idxname, col);
 	key_scan_start(k, false, 1, &key, &text);
+}
+
+/*
+ * Start reading backorder.<relname> through its index idxname, a btree on (col, aftercol,
+ * ...), for the rows where col = key (int8, or text when text) and the int8 aftercol >
+ * after, in aftercol's order, with the latest snapshot (the rows of an item this
+ * transaction holds locked).
+ */
+void
+key_scan_begin_after(KeyScan *k, const char *relname, LOCKMODE mode, const char *idxname,
+					 const char *col, Datum key, bool text, const char *aftercol, int64 after)
+{
+	open_checked(k, relname, mode, idxname, col);
+	scan_open(k, true, 2);
+	key_scan_rekey_after(k, 1, &key, &text, aftercol, after);
 }
 
 /* The next row (into k->slot), or false. */

@@ -289,13 +289,11 @@ fill_step(LineState *l, void *arg)
 static int64
 next_waiting(const char *sku, int64 after)
 {
-	Datum		key = CStringGetTextDatum(sku);
-	bool		text = true;
 	KeyScan		k;
 	int64		found = 0;
 
-	key_scan_begin(&k, "order_line", AccessShareLock, "order_line_sku_idx", "sku", key, true);
-	key_scan_rekey_after(&k, 1, &key, &text, "line_id", after);
+	key_scan_begin_after(&k, "order_line", AccessShareLock, "order_line_sku_idx", "sku",
+						 CStringGetTextDatum(sku), true, "line_id", after);
 	while (found == 0 && key_scan_next(&k))
 	{
 		bool		isnull;

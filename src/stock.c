@@ -145,9 +145,14 @@ lock_item_row(Relation rel, const char *sku, TupleTableSlot *slot)
 	Snapshot	snap;
 	bool		found;
 
-	/* see this transaction's own latest version of the row (e.g. a client's UPDATE) */
+	/*
+	 * See this transaction's own latest version of the row (e.g. a client's UPDATE). In
+	 * READ COMMITTED the newest committed version; under a transaction snapshot the one it
+	 * sees, so that a change committed since fails the lock (serialization failure).
+	 */
 	CommandCounterIncrement();
-	snap = RegisterSnapshot(GetLatestSnapshot());
+	snap = RegisterSnapshot(IsolationUsesXactSnapshot() ? GetTransactionSnapshot()
+							: GetLatestSnapshot());
 	found = find_item_row(rel, sku, snap, slot);
 
 	if (found)

@@ -8,7 +8,7 @@
 -- Every scenario ends with backorder.verify() being empty.
 -- psql settings, BEGIN (this file ends with ROLLBACK), SET CONSTRAINTS ALL IMMEDIATE, pg_temp.ln/it/lid
 \ir helpers.psql
-SELECT plan(143);
+SELECT plan(145);
 SET backorder.clock = '2026-01-05 10:00+00';
 
 -- helpers of this file (ln, it and lid come from helpers.psql) -------------------------
@@ -488,6 +488,21 @@ RESET enable_indexscan;
 RESET enable_bitmapscan;
 RESET enable_indexonlyscan;
 SELECT is((SELECT queue_head FROM backorder.item WHERE sku = 'IX2'), pg_temp.lid('ix2b'),
+          'and the queue head moved to the next waiting line');
+-- the walk to the next waiting line starts after the cancelled head, not at the item's
+-- oldest line: 60 allocated lines before it are not read
+INSERT INTO backorder.item (sku) VALUES ('IX3');
+INSERT INTO backorder.receipt (sku, qty) VALUES ('IX3', 60);
+INSERT INTO backorder.order_line (order_ref, sku, qty)
+SELECT 'ix3-' || g, 'IX3', 1 FROM generate_series(1, 60) g;
+INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('ix3a', 'IX3', 2), ('ix3b', 'IX3', 1);
+SELECT pg_temp.lid('ix3a') AS ix3a \gset
+SELECT pg_stat_get_xact_tuples_returned('backorder.order_line_sku_idx'::regclass) AS sku_idx_reads \gset
+INSERT INTO backorder.cancellation (line_id, qty) VALUES (:ix3a, NULL);
+SELECT cmp_ok(pg_stat_get_xact_tuples_returned('backorder.order_line_sku_idx'::regclass) - :sku_idx_reads,
+              '<=', 2::bigint,
+              'cancelling the waiting head reads the index from the head on (at most 2 entries, not the 60 lines before it)');
+SELECT is((SELECT queue_head FROM backorder.item WHERE sku = 'IX3'), pg_temp.lid('ix3b'),
           'and the queue head moved to the next waiting line');
 
 -- 13. shipments and cancellations have no foreign key to order_line: verify() checks it --
