@@ -168,6 +168,8 @@ extern void key_scan_begin_after(KeyScan *k, const char *relname, LOCKMODE mode,
 								 const char *idxname, const char *col, Datum key, bool text,
 								 const char *aftercol, int64 after);
 extern bool key_scan_next(KeyScan *k);
+extern bool key_scan_prev(KeyScan *k);
+extern void key_scan_update(KeyScan *k, const BoCols *c);
 extern int64 key_int8(KeyScan *k, const char *col, bool *isnull);
 extern char *key_text(KeyScan *k, const char *col);
 extern const char *key_status(KeyScan *k);

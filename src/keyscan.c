@@ -152,6 +152,13 @@ key_scan_next(KeyScan *k)
 	return index_getnext_slot(k->scan, ForwardScanDirection, k->slot);
 }
 
+/* The previous row, walking the index backward from its end (into k->slot), or false. */
+bool
+key_scan_prev(KeyScan *k)
+{
+	return index_getnext_slot(k->scan, BackwardScanDirection, k->slot);
+}
+
 /* A column of the row found last: int8, or text (palloc'd), or a po_status label. */
 int64
 key_int8(KeyScan *k, const char *col, bool *isnull)
@@ -251,19 +258,31 @@ pkey_row_done(PkeyRow *r)
 	CommandCounterIncrement();
 }
 
-/* Replace columns of the row found (its latest version, which this transaction holds). */
+/*
+ * Replace columns of the row a scan found last (its latest version, which this
+ * transaction holds): a new version in place, HOT when no indexed column changes and the
+ * page has room, else with its index entries.
+ */
+void
+key_scan_update(KeyScan *k, const BoCols *c)
+{
+	bool		shouldfree;
+	HeapTuple	oldtup = ExecFetchSlotHeapTuple(k->slot, false, &shouldfree);
+	HeapTuple	newtup = bo_cols_apply(c, oldtup);
+
+	simple_heap_update(k->rel, &k->slot->tts_tid, newtup);
+	if (!HeapTupleIsHeapOnly(newtup))
+		bo_index_tuple(k->rel, RelationGetIndexList(k->rel), newtup);
+	if (shouldfree)
+		heap_freetuple(oldtup);
+	heap_freetuple(newtup);
+}
+
+/* Replace columns of the row pkey_row_find found. */
 void
 pkey_row_update(PkeyRow *r, const BoCols *c)
 {
-	bool		shouldfree;
-	HeapTuple	oldtup = ExecFetchSlotHeapTuple(r->k.slot, false, &shouldfree);
-	HeapTuple	newtup = bo_cols_apply(c, oldtup);
-
-	simple_heap_update(r->k.rel, &r->k.slot->tts_tid, newtup);
-	if (!HeapTupleIsHeapOnly(newtup))
-		bo_index_tuple(r->k.rel, RelationGetIndexList(r->k.rel), newtup);
-	if (shouldfree)
-		heap_freetuple(oldtup);
+	key_scan_update(&r->k, c);
 }
 
 /* Replace one int8 column of the row found. */

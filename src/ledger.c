@@ -497,6 +497,45 @@ take_step(LineState *l, void *arg)
 }
 
 /*
+ * take_back without SPI: walk order_line_sku_idx backward from the item's newest line,
+ * taking units back from each allocated line in place (the item is locked: nobody else
+ * changes its lines). Returns false, having done nothing, when a shop trigger on
+ * order_line updates must see the writes, or the index is not (sku, line_id, ...).
+ */
+static bool
+take_direct(StockEntry *e, WalkState *w)
+{
+	KeyScan		k;
+
+	key_scan_begin(&k, "order_line", RowExclusiveLock, "order_line_sku_idx", "sku",
+				   CStringGetTextDatum(e->sku), true);
+	if (bo_shop_triggers(k.rel, TRIGGER_TYPE_UPDATE) || k.idx->rd_index->indnkeyatts < 2 ||
+		k.idx->rd_index->indkey.values[1] != bo_attnum(k.rel, "line_id"))
+	{
+		key_scan_end(&k);
+		return false;
+	}
+	while (w->remaining > 0 && key_scan_prev(&k))
+	{
+		LineState	l;
+		BoCols		c;
+		bool		isnull;
+
+		if (key_int8(&k, "allocated_qty", &isnull) == 0)
+			continue;
+		line_from_scan(&k, &l);
+		take_step(&l, w);
+		line_cols(&c, k.rel, &l);
+		key_scan_update(&k, &c);
+	}
+	key_scan_end(&k);
+	CommandCounterIncrement();
+	if (w->remaining > 0)
+		elog(ERROR, "backorder: the lines of item \"%s\" do not match its counters", e->sku);
+	return true;
+}
+
+/*
  * Stock was lost below what is allocated: take allocation back from the most recently
  * allocated lines, so that allocated <= on_hand holds again.
  */
@@ -510,13 +549,14 @@ take_back(StockEntry *e, int64 units)
 	w.remaining = units;
 	w.now = bo_now();
 	w.last_id = 0;
-	walk_lines(bo_prepare(&plan,
-						  "SELECT " LINE_COLS " FROM backorder.order_line"
-						  " WHERE sku OPERATOR(pg_catalog.=) $1"
-						  "   AND allocated_qty OPERATOR(pg_catalog.>) 0"
-						  " ORDER BY line_id DESC",
-						  1, (Oid[]) {TEXTOID}),
-			   &key, e->sku, take_step, &w);
+	if (!take_direct(e, &w))
+		walk_lines(bo_prepare(&plan,
+							  "SELECT " LINE_COLS " FROM backorder.order_line"
+							  " WHERE sku OPERATOR(pg_catalog.=) $1"
+							  "   AND allocated_qty OPERATOR(pg_catalog.>) 0"
+							  " ORDER BY line_id DESC",
+							  1, (Oid[]) {TEXTOID}),
+				   &key, e->sku, take_step, &w);
 	/* the lines keep their place: the oldest of them may now head the queue */
 	if (e->queue_head == 0 || w.last_id < e->queue_head)
 		e->queue_head = w.last_id;

@@ -8,7 +8,7 @@
 -- Every scenario ends with backorder.verify() being empty.
 -- psql settings, BEGIN (this file ends with ROLLBACK), SET CONSTRAINTS ALL IMMEDIATE, pg_temp.ln/it/lid
 \ir helpers.psql
-SELECT plan(145);
+SELECT plan(147);
 SET backorder.clock = '2026-01-05 10:00+00';
 
 -- helpers of this file (ln, it and lid come from helpers.psql) -------------------------
@@ -504,6 +504,28 @@ SELECT cmp_ok(pg_stat_get_xact_tuples_returned('backorder.order_line_sku_idx'::r
               'cancelling the waiting head reads the index from the head on (at most 2 entries, not the 60 lines before it)');
 SELECT is((SELECT queue_head FROM backorder.item WHERE sku = 'IX3'), pg_temp.lid('ix3b'),
           'and the queue head moved to the next waiting line');
+-- a stock loss takes allocation back from the newest allocated lines, walking the index
+-- backward, again without a plan
+INSERT INTO backorder.item (sku) VALUES ('IX4');
+INSERT INTO backorder.receipt (sku, qty) VALUES ('IX4', 5);
+INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('ix4a', 'IX4', 2), ('ix4b', 'IX4', 3);
+SET LOCAL enable_indexscan = off;
+SET LOCAL enable_bitmapscan = off;
+SET LOCAL enable_indexonlyscan = off;
+SELECT sum(seq_scan) AS line_scans FROM pg_stat_xact_user_tables
+ WHERE relid = 'backorder.order_line'::regclass \gset
+INSERT INTO backorder.adjustment (sku, delta) VALUES ('IX4', -4);
+SELECT is((SELECT sum(seq_scan) FROM pg_stat_xact_user_tables
+            WHERE relid = 'backorder.order_line'::regclass) - :line_scans, 0::numeric,
+          'an adjustment taking allocation back reads order_line through its index only');
+RESET enable_indexscan;
+RESET enable_bitmapscan;
+RESET enable_indexonlyscan;
+SELECT is((SELECT string_agg(order_ref || ' ' || allocated_qty || '/' || backordered_qty || ' ' || status,
+                             ', ' ORDER BY line_id)
+             FROM backorder.order_line WHERE sku = 'IX4'),
+          'ix4a 1/1 partially_allocated, ix4b 0/3 backordered',
+          'and it took the 4 units from the newest line first (3 of ix4b, then 1 of ix4a)');
 
 -- 13. shipments and cancellations have no foreign key to order_line: verify() checks it --
 SET session_replication_role = replica;   -- rows written behind the engine's back
