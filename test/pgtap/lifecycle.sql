@@ -447,26 +447,32 @@ SELECT is((SELECT string_agg(invariant || ' ' || sku, ', ' ORDER BY invariant) F
           'verify() reports a line whose quantities no longer add up to qty (and no longer match its status and the shipments)');
 
 -- 12. shipments and cancellations read and write lines through the indexes, without plans --
+-- sequential scans of the given tables while sql runs with every plan made a scan
+CREATE FUNCTION pg_temp.seq_scans(sql text, tables regclass[]) RETURNS numeric LANGUAGE plpgsql AS $$
+DECLARE
+    before numeric;
+    after  numeric;
+BEGIN
+    PERFORM set_config(g, 'off', true)
+       FROM unnest(ARRAY['enable_indexscan', 'enable_bitmapscan', 'enable_indexonlyscan']) g;
+    SELECT sum(seq_scan) INTO before FROM pg_stat_xact_user_tables WHERE relid = ANY (tables);
+    EXECUTE sql;
+    SELECT sum(seq_scan) INTO after FROM pg_stat_xact_user_tables WHERE relid = ANY (tables);
+    PERFORM set_config(g, 'on', true)
+       FROM unnest(ARRAY['enable_indexscan', 'enable_bitmapscan', 'enable_indexonlyscan']) g;
+    RETURN after - before;
+END $$;
 INSERT INTO backorder.item (sku) VALUES ('IX1');
 INSERT INTO backorder.receipt (sku, qty) VALUES ('IX1', 5);
 INSERT INTO backorder.customer_order (order_ref, ship_complete) VALUES ('ix1', true);
 INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('ix1', 'IX1', 3);
 ANALYZE backorder.order_line, backorder.customer_order;
-SELECT pg_temp.lid('ix1') AS ix1 \gset
-SET LOCAL enable_indexscan = off;
-SET LOCAL enable_bitmapscan = off;
-SET LOCAL enable_indexonlyscan = off;
-SELECT sum(seq_scan) AS line_scans FROM pg_stat_xact_user_tables
- WHERE relid IN ('backorder.order_line'::regclass, 'backorder.customer_order'::regclass) \gset
-INSERT INTO backorder.shipment (line_id, qty) VALUES (:ix1, 1);
-INSERT INTO backorder.cancellation (line_id, qty) VALUES (:ix1, 1);
-SELECT is((SELECT sum(seq_scan) FROM pg_stat_xact_user_tables
-            WHERE relid IN ('backorder.order_line'::regclass, 'backorder.customer_order'::regclass)) - :line_scans,
+SELECT is(pg_temp.seq_scans(format($$INSERT INTO backorder.shipment (line_id, qty) VALUES (%s, 1);
+                                      INSERT INTO backorder.cancellation (line_id, qty) VALUES (%1$s, 1)$$,
+                                   pg_temp.lid('ix1')),
+                            '{backorder.order_line, backorder.customer_order}'),
           0::numeric,
           'a shipment and a cancellation read order_line and customer_order through their indexes only, whatever plans the session holds');
-RESET enable_indexscan;
-RESET enable_bitmapscan;
-RESET enable_indexonlyscan;
 SELECT row_eq($$SELECT allocated_qty, shipped_qty, cancelled_qty, status::text FROM backorder.order_line
                 WHERE order_ref = 'ix1'$$, ROW(1::bigint, 1::bigint, 1::bigint, 'allocated'::text),
               'and the line was written: 1 allocated, 1 shipped, 1 cancelled');
@@ -474,19 +480,9 @@ SELECT row_eq($$SELECT on_hand, allocated FROM backorder.item WHERE sku = 'IX1'$
               'the item too: 4 on hand (5 received, 1 shipped), 1 allocated');
 INSERT INTO backorder.item (sku) VALUES ('IX2');
 INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('ix2a', 'IX2', 2), ('ix2b', 'IX2', 1);
-SELECT pg_temp.lid('ix2a') AS ix2a \gset
-SET LOCAL enable_indexscan = off;
-SET LOCAL enable_bitmapscan = off;
-SET LOCAL enable_indexonlyscan = off;
-SELECT sum(seq_scan) AS line_scans FROM pg_stat_xact_user_tables
- WHERE relid = 'backorder.order_line'::regclass \gset
-INSERT INTO backorder.cancellation (line_id, qty) VALUES (:ix2a, NULL);
-SELECT is((SELECT sum(seq_scan) FROM pg_stat_xact_user_tables
-            WHERE relid = 'backorder.order_line'::regclass) - :line_scans, 0::numeric,
-          'cancelling the waiting head finds the next waiting line through the index only');
-RESET enable_indexscan;
-RESET enable_bitmapscan;
-RESET enable_indexonlyscan;
+SELECT is(pg_temp.seq_scans(format('INSERT INTO backorder.cancellation (line_id, qty) VALUES (%s, NULL)',
+                                   pg_temp.lid('ix2a')), '{backorder.order_line}'),
+          0::numeric, 'cancelling the waiting head finds the next waiting line through the index only');
 SELECT is((SELECT queue_head FROM backorder.item WHERE sku = 'IX2'), pg_temp.lid('ix2b'),
           'and the queue head moved to the next waiting line');
 -- the walk to the next waiting line starts after the cancelled head, not at the item's
@@ -509,18 +505,9 @@ SELECT is((SELECT queue_head FROM backorder.item WHERE sku = 'IX3'), pg_temp.lid
 INSERT INTO backorder.item (sku) VALUES ('IX4');
 INSERT INTO backorder.receipt (sku, qty) VALUES ('IX4', 5);
 INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('ix4a', 'IX4', 2), ('ix4b', 'IX4', 3);
-SET LOCAL enable_indexscan = off;
-SET LOCAL enable_bitmapscan = off;
-SET LOCAL enable_indexonlyscan = off;
-SELECT sum(seq_scan) AS line_scans FROM pg_stat_xact_user_tables
- WHERE relid = 'backorder.order_line'::regclass \gset
-INSERT INTO backorder.adjustment (sku, delta) VALUES ('IX4', -4);
-SELECT is((SELECT sum(seq_scan) FROM pg_stat_xact_user_tables
-            WHERE relid = 'backorder.order_line'::regclass) - :line_scans, 0::numeric,
-          'an adjustment taking allocation back reads order_line through its index only');
-RESET enable_indexscan;
-RESET enable_bitmapscan;
-RESET enable_indexonlyscan;
+SELECT is(pg_temp.seq_scans($$INSERT INTO backorder.adjustment (sku, delta) VALUES ('IX4', -4)$$,
+                            '{backorder.order_line}'),
+          0::numeric, 'an adjustment taking allocation back reads order_line through its index only');
 SELECT is((SELECT string_agg(order_ref || ' ' || allocated_qty || '/' || backordered_qty || ' ' || status,
                              ', ' ORDER BY line_id)
              FROM backorder.order_line WHERE sku = 'IX4'),
