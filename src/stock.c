@@ -113,13 +113,6 @@ item_queue_locktag(LOCKTAG *tag, const char *sku)
 	SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId, (uint32) (h >> 32), (uint32) h, ITEM_QUEUE_LOCK);
 }
 
-/*
- * Find an item's row through its primary key and lock it FOR NO KEY UPDATE, as
- * SELECT ... FOR NO KEY UPDATE would, without the executor: in READ COMMITTED the lock
- * follows the row's update chain to its newest version (like EvalPlanQual); in
- * REPEATABLE READ and SERIALIZABLE a concurrent change is a serialization failure.
- * Returns false when there is no such item. The slot receives the locked version.
- */
 /* Find an item's row through its primary key, as snap sees it, into slot. */
 static bool
 find_item_row(Relation rel, const char *sku, Snapshot snap, TupleTableSlot *slot)
@@ -139,6 +132,13 @@ find_item_row(Relation rel, const char *sku, Snapshot snap, TupleTableSlot *slot
 	return found;
 }
 
+/*
+ * Find an item's row through its primary key and lock it FOR NO KEY UPDATE, as
+ * SELECT ... FOR NO KEY UPDATE would, without the executor: in READ COMMITTED the lock
+ * follows the row's update chain to its newest version (like EvalPlanQual); in
+ * REPEATABLE READ and SERIALIZABLE a concurrent change is a serialization failure.
+ * Returns false when there is no such item. The slot receives the locked version.
+ */
 static bool
 lock_item_row(Relation rel, const char *sku, TupleTableSlot *slot)
 {
@@ -261,14 +261,20 @@ stock_lock(const char *sku)
 }
 
 /*
- * A new version of an item's row (old) with e's counters and the generated column
- * available.
+ * A new version of the item row e->tid with e's counters and the generated column
+ * available; NULL when that version is gone.
  */
 static HeapTuple
-item_version(Relation rel, HeapTuple old, const StockEntry *e)
+item_version(Relation rel, const StockEntry *e)
 {
+	HeapTupleData old;
+	Buffer		buf;
 	BoCols		c;
+	HeapTuple	newtup;
 
+	old.t_self = e->tid;
+	if (!heap_fetch(rel, SnapshotAny, &old, &buf, false))
+		return NULL;
 	bo_cols_init(&c, rel);
 	bo_cols_set(&c, "on_hand", Int64GetDatum(e->on_hand), false);
 	bo_cols_set(&c, "allocated", Int64GetDatum(e->allocated), false);
@@ -276,7 +282,9 @@ item_version(Relation rel, HeapTuple old, const StockEntry *e)
 	bo_cols_set(&c, "incoming", Int64GetDatum(e->incoming), false);
 	bo_cols_set(&c, "available", Int64GetDatum(e->on_hand - e->allocated - e->backordered), false);
 	bo_cols_set(&c, "queue_head", Int64GetDatum(e->queue_head), e->queue_head == 0);
-	return bo_cols_apply(&c, old);
+	newtup = bo_cols_apply(&c, &old);
+	ReleaseBuffer(buf);
+	return newtup;
 }
 
 /*
@@ -327,21 +335,16 @@ StockEntry *
 stock_claim(const char *sku, StockEntry *row)
 {
 	Relation	rel = table_open(bo_relid("item"), RowExclusiveLock);
-	HeapTupleData old;
-	HeapTuple	newtup;
-	Buffer		buf;
+	HeapTuple	newtup = item_version(rel, row);
 	TM_FailureData tmfd;
 	LockTupleMode lockmode;
 	TM_Result	res;
 
-	old.t_self = row->tid;
-	if (!heap_fetch(rel, SnapshotAny, &old, &buf, false))
+	if (newtup == NULL)
 	{
 		table_close(rel, NoLock);
 		return NULL;
 	}
-	newtup = item_version(rel, &old, row);
-	ReleaseBuffer(buf);
 	res = heap_update(rel, &row->tid, newtup, GetCurrentCommandId(true), InvalidSnapshot,
 					  false, &tmfd, &lockmode);
 	if (res == TM_Ok)
@@ -398,15 +401,10 @@ stock_forget(const char *sku)
 static void
 write_direct(Relation rel, List *indexes, StockEntry *e)
 {
-	HeapTupleData old;
-	HeapTuple	newtup;
-	Buffer		buf;
+	HeapTuple	newtup = item_version(rel, e);
 
-	old.t_self = e->tid;
-	if (!heap_fetch(rel, SnapshotAny, &old, &buf, false))
+	if (newtup == NULL)
 		elog(ERROR, "backorder: locked row of item \"%s\" not found", e->sku);
-	newtup = item_version(rel, &old, e);
-	ReleaseBuffer(buf);
 	simple_heap_update(rel, &e->tid, newtup);
 	if (!HeapTupleIsHeapOnly(newtup))
 		bo_index_tuple(rel, indexes, newtup);
