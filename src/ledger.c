@@ -318,6 +318,19 @@ typedef struct LineCols
 } LineCols;
 
 /*
+ * Is idx order_line_sku_idx as the engine made it, a btree on exactly (sku, line_id) of
+ * rel, whose order is the queue's? The direct walks rely on it.
+ */
+static bool
+sku_line_index(Relation idx, Relation rel)
+{
+	return idx->rd_index->indrelid == RelationGetRelid(rel) && idx->rd_rel->relam == BTREE_AM_OID &&
+		idx->rd_index->indnkeyatts == 2 &&
+		idx->rd_index->indkey.values[0] == bo_attnum(rel, "sku") &&
+		idx->rd_index->indkey.values[1] == bo_attnum(rel, "line_id");
+}
+
+/*
  * queue_fill without the executor: walk order_line_sku_idx from the queue head, update
  * each filled line in place (HOT while its page has room: no index covers what changes)
  * and stop at the first line still waiting, the new head. Only this transaction, which
@@ -356,9 +369,7 @@ fill_direct(StockEntry *e, WalkState *w, int64 units)
 		return false;
 	}
 	idx = index_open(idxoid, AccessShareLock);
-	if (idx->rd_index->indrelid != RelationGetRelid(rel) || idx->rd_index->indnkeyatts != 2 ||
-		idx->rd_index->indkey.values[0] != c.sku || idx->rd_index->indkey.values[1] != c.line_id ||
-		idx->rd_rel->relam != BTREE_AM_OID)
+	if (!sku_line_index(idx, rel))
 	{
 		index_close(idx, AccessShareLock);
 		table_close(rel, NoLock);
@@ -500,7 +511,7 @@ take_step(LineState *l, void *arg)
  * take_back without SPI: walk order_line_sku_idx backward from the item's newest line,
  * taking units back from each allocated line in place (the item is locked: nobody else
  * changes its lines). Returns false, having done nothing, when a shop trigger on
- * order_line updates must see the writes, or the index is not (sku, line_id, ...).
+ * order_line updates must see the writes, or the index is not the engine's.
  */
 static bool
 take_direct(StockEntry *e, WalkState *w)
@@ -509,8 +520,7 @@ take_direct(StockEntry *e, WalkState *w)
 
 	key_scan_begin(&k, "order_line", RowExclusiveLock, "order_line_sku_idx", "sku",
 				   CStringGetTextDatum(e->sku), true);
-	if (bo_shop_triggers(k.rel, TRIGGER_TYPE_UPDATE) || k.idx->rd_index->indnkeyatts < 2 ||
-		k.idx->rd_index->indkey.values[1] != bo_attnum(k.rel, "line_id"))
+	if (bo_shop_triggers(k.rel, TRIGGER_TYPE_UPDATE) || !sku_line_index(k.idx, k.rel))
 	{
 		key_scan_end(&k);
 		return false;
@@ -682,21 +692,29 @@ order_split(const StockEntry *e, int64 qty, int64 *alloc, int64 *back)
 	*back = qty - *alloc;
 }
 
-/*
- * May an order leaving back units waiting claim item e as read (stock_claim)? Not when it
- * would be refused or overflow (those errors are raised only on the locked row), nor when
- * it would head the queue (the queue head is the line id, drawn only once the row is held).
- */
-static bool
-order_fits(const StockEntry *e, int64 back)
+/* Why an order leaving back units waiting on item e would be refused, if it would. */
+typedef enum OrderRefusal
+{
+	ORDER_OK,
+	ORDER_DENIED,				/* the item does not accept backorders: BO001 */
+	ORDER_OVERFLOW,				/* the waiting units would overflow: 22003 */
+	ORDER_OVER_LIMIT			/* beyond backorder_limit: BO002 */
+} OrderRefusal;
+
+static OrderRefusal
+order_refusal(const StockEntry *e, int64 back)
 {
 	int64		waiting;
 
 	if (back == 0)
-		return true;
-	return e->policy != POLICY_DENY && e->queue_head != 0 &&
-		!pg_add_s64_overflow(e->backordered, back, &waiting) &&
-		!(e->has_limit && waiting > e->backorder_limit);
+		return ORDER_OK;
+	if (e->policy == POLICY_DENY)
+		return ORDER_DENIED;
+	if (pg_add_s64_overflow(e->backordered, back, &waiting))
+		return ORDER_OVERFLOW;
+	if (e->has_limit && waiting > e->backorder_limit)
+		return ORDER_OVER_LIMIT;
+	return ORDER_OK;
 }
 
 /*
@@ -735,7 +753,8 @@ bo_order_line_insert(PG_FUNCTION_ARGS)
 	{
 		/* first touch: the new counters claim the row (see stock_claim) */
 		order_split(&row, qty, &alloc, &back);
-		if (order_fits(&row, back))
+		/* refusals are raised only on the locked row; a line heading the queue needs its id */
+		if (order_refusal(&row, back) == ORDER_OK && (back == 0 || row.queue_head != 0))
 		{
 			row.allocated += alloc;
 			row.backordered += back;
@@ -751,22 +770,25 @@ bo_order_line_insert(PG_FUNCTION_ARGS)
 	}
 	if (!claimed)
 	{
+		OrderRefusal refusal;
+
 		order_split(e, qty, &alloc, &back);
-		if (back > 0 && e->policy == POLICY_DENY)
+		refusal = order_refusal(e, back);
+		if (refusal == ORDER_DENIED)
 			ereport(ERROR,
 					(errcode(ERRCODE_BO_INSUFFICIENT_STOCK),
 					 errmsg("not enough stock of item \"%s\"", sku),
 					 errdetail(INT64_FORMAT " units were ordered but only " INT64_FORMAT
 							   " are free, and the item does not accept backorders.",
 							   qty, alloc)));
-		if (back > 0 && e->has_limit && bo_add(e->backordered, back) > e->backorder_limit)
+		if (refusal == ORDER_OVER_LIMIT)
 			ereport(ERROR,
 					(errcode(ERRCODE_BO_BACKORDER_LIMIT),
 					 errmsg("backorder limit of item \"%s\" reached", sku),
 					 errdetail("The order would leave " INT64_FORMAT " units waiting; the limit is "
 							   INT64_FORMAT ".", e->backordered + back, e->backorder_limit)));
 		e->allocated += alloc;
-		e->backordered = bo_add(e->backordered, back);
+		e->backordered = bo_add(e->backordered, back);	/* ORDER_OVERFLOW: raises 22003 */
 		stock_changed(e);
 	}
 	if (back > 0)
