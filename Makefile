@@ -23,3 +23,6 @@ include $(PGXS)
 
 $(EXTENSION)--$(EXTVERSION).sql: $(SQL_PARTS)
 	cat $^ > $@
+
+# every C file includes the shared header (PGXS tracks no header dependencies by itself)
+$(OBJS): src/backorder.h

@@ -58,6 +58,7 @@ typedef struct StockEntry
 	char	   *supplier_id;	/* NULL when the item has no supplier */
 	int64		queue_head;		/* line_id of the oldest waiting line, 0: none */
 	ItemPointerData tid;		/* the row version this transaction locked or wrote */
+	bool		held;			/* false: only a hint where the row was (see stock_peek) */
 	bool		dirty;			/* counters differ from the row */
 	bool		foreign_lines;	/* has lines in another supplier's open orders */
 	SubTransactionId touched_subid; /* newest subtransaction that read or changed it */
@@ -124,6 +125,19 @@ extern void bo_cols_put(BoCols *c, int attnum, Datum value, bool isnull);
 extern void bo_cols_set(BoCols *c, const char *col, Datum value, bool isnull);
 extern HeapTuple bo_cols_apply(const BoCols *c, HeapTuple old);
 
+/* The attribute numbers of a fixed list of a table's columns (bo_colmap fills them). */
+#define BO_MAX_MAP 16
+typedef struct BoColMap
+{
+	const char *const *names;
+	int			n;
+	Oid			relid;			/* the table attnums belong to */
+	uint32		epoch;			/* relcache invalidations seen when they were read */
+	int			attnums[BO_MAX_MAP];
+} BoColMap;
+#define BO_COLMAP(names) {(names), lengthof(names), InvalidOid, 0}
+extern void bo_colmap(Relation rel, BoColMap *m);
+
 /* A table's indexes, opened once for many direct writes. */
 typedef struct BoIndexSet
 {
@@ -139,9 +153,9 @@ extern void bo_indexes_insert(BoIndexSet *s, HeapTuple tup);
 extern void bo_indexes_close(BoIndexSet *s);
 extern bool bo_get_int8(HeapTuple tup, Relation rel, int attnum, int64 *value);
 extern char *bo_get_text(HeapTuple tup, Relation rel, int attnum);
-extern void bo_require_null(HeapTuple tup, Relation rel, const char *colname);
-extern int64 bo_require_qty(HeapTuple tup, Relation rel, const char *colname, bool nullable);
-extern char *bo_require_text(HeapTuple tup, Relation rel, const char *colname);
+extern void bo_require_null(HeapTuple tup, Relation rel, int attnum);
+extern int64 bo_require_qty(HeapTuple tup, Relation rel, int attnum, bool nullable);
+extern char *bo_require_text(HeapTuple tup, Relation rel, int attnum);
 
 /* keyscan.c: the engine's rows read and written through their btree indexes */
 /* Rows of backorder.<table> whose index's first column equals a key, read or locked. */
@@ -183,8 +197,16 @@ extern void update_int8_col(PkeyRow *r, int attnum, int64 value);
 /* stock.c: the per-transaction item cache */
 extern StockEntry *stock_find(const char *sku);
 extern StockEntry *stock_lock(const char *sku);
-extern bool stock_peek(const char *sku, StockEntry *row);
-extern StockEntry *stock_claim(const char *sku, StockEntry *row);
+/* An item row read without a lock, to be claimed by writing it (see stock_peek). */
+typedef struct StockPeek
+{
+	StockEntry	row;			/* the item as read; the caller changes its counters */
+	Relation	rel;
+	TupleTableSlot *slot;		/* holds the version read */
+} StockPeek;
+extern bool stock_peek(const char *sku, StockPeek *p);
+extern void stock_unpeek(StockPeek *p);
+extern StockEntry *stock_claim(const char *sku, StockPeek *p);
 extern void stock_changed(StockEntry *e);
 extern void stock_forget(const char *sku);
 extern void stock_flush(void);

@@ -669,19 +669,27 @@ stamped(Relation rel, HeapTuple tup, const char *timecol, const char *qtycol, in
 	return bo_cols_apply(&c, tup);
 }
 
-static const char *const order_line_maintained[] = {
+/* order_line's columns: the engine's (which clients leave NULL on insert), then the client's */
+static const char *const order_line_colnames[] = {
 	"line_id", "allocated_qty", "backordered_qty", "shipped_qty", "cancelled_qty",
-	"status", "placed_at", "allocated_at"
+	"status", "placed_at", "allocated_at", "order_ref", "sku", "qty"
 };
+enum
+{
+	OL_LINE_ID, OL_ALLOCATED, OL_BACKORDERED, OL_SHIPPED, OL_CANCELLED, OL_STATUS,
+	OL_PLACED_AT, OL_ALLOCATED_AT, OL_N_MAINTAINED, OL_ORDER_REF = OL_N_MAINTAINED, OL_SKU, OL_QTY
+};
+static BoColMap order_line_cols = BO_COLMAP(order_line_colnames);
 
-/* Reject client values in maintained columns. */
+/* Reject client values in the first n columns of map m (the maintained ones). */
 static void
-require_maintained_null(Relation rel, HeapTuple tup, const char *const *cols, int n)
+require_maintained_null(Relation rel, HeapTuple tup, BoColMap *m, int n)
 {
 	int			i;
 
+	bo_colmap(rel, m);
 	for (i = 0; i < n; i++)
-		bo_require_null(tup, rel, cols[i]);
+		bo_require_null(tup, rel, m->attnums[i]);
 }
 
 /* Split an order of qty units of item e into what is allocated now and what waits. */
@@ -735,32 +743,35 @@ bo_order_line_insert(PG_FUNCTION_ARGS)
 				alloc,
 				back;
 	LineState	l;
-	StockEntry *e,
-				row;
+	StockEntry *e;
+	StockPeek	peek;
 	bool		claimed = false;
 	BoCols		c;
 	TimestampTz now = bo_now();
+	const int  *a = order_line_cols.attnums;
 
-	require_maintained_null(rel, tup, order_line_maintained, lengthof(order_line_maintained));
-	ref = bo_require_text(tup, rel, "order_ref");
-	sku = bo_require_text(tup, rel, "sku");
-	qty = bo_require_qty(tup, rel, "qty", false);
+	require_maintained_null(rel, tup, &order_line_cols, OL_N_MAINTAINED);
+	ref = bo_require_text(tup, rel, a[OL_ORDER_REF]);
+	sku = bo_require_text(tup, rel, a[OL_SKU]);
+	qty = bo_require_qty(tup, rel, a[OL_QTY], false);
 
 	bo_engine_enter(rel->rd_rel->relowner);
 	/* a cached item needs no SPI at all: the common case of a bulk insert */
 	e = stock_find(sku);
-	if (e == NULL && stock_peek(sku, &row))
+	if (e == NULL && stock_peek(sku, &peek))
 	{
 		/* first touch: the new counters claim the row (see stock_claim) */
-		order_split(&row, qty, &alloc, &back);
+		order_split(&peek.row, qty, &alloc, &back);
 		/* refusals are raised only on the locked row; a line heading the queue needs its id */
-		if (order_refusal(&row, back) == ORDER_OK && (back == 0 || row.queue_head != 0))
+		if (order_refusal(&peek.row, back) == ORDER_OK && (back == 0 || peek.row.queue_head != 0))
 		{
-			row.allocated += alloc;
-			row.backordered += back;
-			e = stock_claim(sku, &row);
+			peek.row.allocated += alloc;
+			peek.row.backordered += back;
+			e = stock_claim(sku, &peek);
 			claimed = e != NULL;
 		}
+		else
+			stock_unpeek(&peek);
 	}
 	if (e == NULL)
 	{
@@ -811,14 +822,14 @@ bo_order_line_insert(PG_FUNCTION_ARGS)
 	bo_engine_leave();
 
 	bo_cols_init(&c, rel);
-	bo_cols_set(&c, "line_id", Int64GetDatum(l.line_id), false);
-	bo_cols_set(&c, "allocated_qty", Int64GetDatum(l.allocated), false);
-	bo_cols_set(&c, "backordered_qty", Int64GetDatum(l.backordered), false);
-	bo_cols_set(&c, "shipped_qty", Int64GetDatum(0), false);
-	bo_cols_set(&c, "cancelled_qty", Int64GetDatum(0), false);
-	bo_cols_set(&c, "status", line_status_datum(rel, bo_attnum(rel, "status"), &l), false);
-	bo_cols_set(&c, "placed_at", TimestampTzGetDatum(now), false);
-	bo_cols_set(&c, "allocated_at", TimestampTzGetDatum(now), l.backordered > 0);
+	bo_cols_put(&c, a[OL_LINE_ID], Int64GetDatum(l.line_id), false);
+	bo_cols_put(&c, a[OL_ALLOCATED], Int64GetDatum(l.allocated), false);
+	bo_cols_put(&c, a[OL_BACKORDERED], Int64GetDatum(l.backordered), false);
+	bo_cols_put(&c, a[OL_SHIPPED], Int64GetDatum(0), false);
+	bo_cols_put(&c, a[OL_CANCELLED], Int64GetDatum(0), false);
+	bo_cols_put(&c, a[OL_STATUS], line_status_datum(rel, a[OL_STATUS], &l), false);
+	bo_cols_put(&c, a[OL_PLACED_AT], TimestampTzGetDatum(now), false);
+	bo_cols_put(&c, a[OL_ALLOCATED_AT], TimestampTzGetDatum(now), l.backordered > 0);
 	return PointerGetDatum(bo_cols_apply(&c, tup));
 }
 
@@ -833,16 +844,17 @@ bo_receipt_insert(PG_FUNCTION_ARGS)
 	TriggerData *td = bo_trigger_data(fcinfo, "bo_receipt_insert", true, true);
 	Relation	rel = td->tg_relation;
 	HeapTuple	tup = td->tg_trigtuple;
-	static const char *const maintained[] = {"received_at", "allocated_qty"};
+	static const char *const maintained_names[] = {"received_at", "allocated_qty"};
+	static BoColMap maintained = BO_COLMAP(maintained_names);
 	char	   *sku;
 	int64		qty,
 				po_id = 0,
 				filled = 0;
 	bool		has_po;
 
-	require_maintained_null(rel, tup, maintained, lengthof(maintained));
-	sku = bo_require_text(tup, rel, "sku");
-	qty = bo_require_qty(tup, rel, "qty", false);
+	require_maintained_null(rel, tup, &maintained, maintained.n);
+	sku = bo_require_text(tup, rel, bo_attnum(rel, "sku"));
+	qty = bo_require_qty(tup, rel, bo_attnum(rel, "qty"), false);
 	has_po = bo_get_int8(tup, rel, bo_attnum(rel, "po_id"), &po_id);
 
 	engine_begin(rel);
@@ -901,12 +913,13 @@ bo_shipment_insert(PG_FUNCTION_ARGS)
 	TriggerData *td = bo_trigger_data(fcinfo, "bo_shipment_insert", true, true);
 	Relation	rel = td->tg_relation;
 	HeapTuple	tup = td->tg_trigtuple;
-	static const char *const maintained[] = {"shipped_at"};
-	int64		line_id = bo_require_qty(tup, rel, "line_id", false);
+	static const char *const maintained_names[] = {"shipped_at"};
+	static BoColMap maintained = BO_COLMAP(maintained_names);
+	int64		line_id = bo_require_qty(tup, rel, bo_attnum(rel, "line_id"), false);
 	int64		qty;
 
-	require_maintained_null(rel, tup, maintained, lengthof(maintained));
-	qty = bo_require_qty(tup, rel, "qty", false);
+	require_maintained_null(rel, tup, &maintained, maintained.n);
+	qty = bo_require_qty(tup, rel, bo_attnum(rel, "qty"), false);
 
 	engine_begin(rel);
 	{
@@ -951,12 +964,13 @@ bo_cancellation_insert(PG_FUNCTION_ARGS)
 	TriggerData *td = bo_trigger_data(fcinfo, "bo_cancellation_insert", true, true);
 	Relation	rel = td->tg_relation;
 	HeapTuple	tup = td->tg_trigtuple;
-	static const char *const maintained[] = {"cancelled_at"};
-	int64		line_id = bo_require_qty(tup, rel, "line_id", false);
+	static const char *const maintained_names[] = {"cancelled_at"};
+	static BoColMap maintained = BO_COLMAP(maintained_names);
+	int64		line_id = bo_require_qty(tup, rel, bo_attnum(rel, "line_id"), false);
 	int64		qty;
 
-	require_maintained_null(rel, tup, maintained, lengthof(maintained));
-	qty = bo_require_qty(tup, rel, "qty", true);
+	require_maintained_null(rel, tup, &maintained, maintained.n);
+	qty = bo_require_qty(tup, rel, bo_attnum(rel, "qty"), true);
 
 	engine_begin(rel);
 	{
@@ -1012,12 +1026,13 @@ bo_adjustment_insert(PG_FUNCTION_ARGS)
 	TriggerData *td = bo_trigger_data(fcinfo, "bo_adjustment_insert", true, true);
 	Relation	rel = td->tg_relation;
 	HeapTuple	tup = td->tg_trigtuple;
-	static const char *const maintained[] = {"adjusted_at"};
+	static const char *const maintained_names[] = {"adjusted_at"};
+	static BoColMap maintained = BO_COLMAP(maintained_names);
 	char	   *sku;
 	int64		delta;
 
-	require_maintained_null(rel, tup, maintained, lengthof(maintained));
-	sku = bo_require_text(tup, rel, "sku");
+	require_maintained_null(rel, tup, &maintained, maintained.n);
+	sku = bo_require_text(tup, rel, bo_attnum(rel, "sku"));
 	if (!bo_get_int8(tup, rel, bo_attnum(rel, "delta"), &delta))
 		ereport(ERROR,
 				(errcode(ERRCODE_NOT_NULL_VIOLATION),

@@ -44,6 +44,21 @@ static MemoryContext stock_cxt = NULL;
 static HTAB *stock_hash = NULL;
 static List *stock_dirty = NIL;		/* entries to write back at statement end */
 static bool stock_lost = false;		/* a subtransaction rolled back unwritten changes */
+static StockEntry *last_hint = NULL;	/* the hint stock_find met last */
+static int	peek_misses = 0;		/* items stock_peek looked up through the index */
+static bool hints_loaded = false;
+
+/* the item columns the engine reads and writes */
+static const char *const item_colnames[] = {
+	"on_hand", "allocated", "backordered", "incoming", "available", "queue_head",
+	"policy", "backorder_limit", "pack_size", "supplier_id"
+};
+enum
+{
+	IC_ON_HAND, IC_ALLOCATED, IC_BACKORDERED, IC_INCOMING, IC_AVAILABLE, IC_QUEUE_HEAD,
+	IC_POLICY, IC_LIMIT, IC_PACK_SIZE, IC_SUPPLIER
+};
+static BoColMap item_cols = BO_COLMAP(item_colnames);
 
 /* Create the cache in a context that dies with the transaction. */
 static void
@@ -87,9 +102,28 @@ stock_find(const char *sku)
 	if (stock_hash == NULL)
 		return NULL;
 	e = hash_search(stock_hash, &sku, HASH_FIND, NULL);
+	if (e && !e->held)
+	{
+		last_hint = e;
+		return NULL;
+	}
 	if (e)
 		e->touched_subid = Max(e->touched_subid, GetCurrentSubTransactionId());
 	return e;
+}
+
+/* The hint for an item not held (found by the last stock_find, usually), or NULL. */
+static StockEntry *
+hint_for(const char *sku)
+{
+	StockEntry *e;
+
+	if (!hints_loaded)
+		return NULL;
+	if (last_hint && !last_hint->held && strcmp(last_hint->sku, sku) == 0)
+		return last_hint;
+	e = hash_search(stock_hash, &sku, HASH_FIND, NULL);
+	return e && !e->held ? e : NULL;
 }
 
 /* locktag_field4 of the item queue locks (pg_advisory_lock uses 1 and 2) */
@@ -183,22 +217,24 @@ lock_item_row(Relation rel, const char *sku, TupleTableSlot *slot)
 static void
 entry_from_slot(StockEntry *e, Relation rel, TupleTableSlot *slot)
 {
+	const int  *a = item_cols.attnums;
 	bool		isnull;
 	Datum		d;
 
-	e->on_hand = DatumGetInt64(slot_getattr(slot, bo_attnum(rel, "on_hand"), &isnull));
-	e->allocated = DatumGetInt64(slot_getattr(slot, bo_attnum(rel, "allocated"), &isnull));
-	e->backordered = DatumGetInt64(slot_getattr(slot, bo_attnum(rel, "backordered"), &isnull));
-	e->incoming = DatumGetInt64(slot_getattr(slot, bo_attnum(rel, "incoming"), &isnull));
-	d = slot_getattr(slot, bo_attnum(rel, "queue_head"), &isnull);
+	bo_colmap(rel, &item_cols);
+	e->on_hand = DatumGetInt64(slot_getattr(slot, a[IC_ON_HAND], &isnull));
+	e->allocated = DatumGetInt64(slot_getattr(slot, a[IC_ALLOCATED], &isnull));
+	e->backordered = DatumGetInt64(slot_getattr(slot, a[IC_BACKORDERED], &isnull));
+	e->incoming = DatumGetInt64(slot_getattr(slot, a[IC_INCOMING], &isnull));
+	d = slot_getattr(slot, a[IC_QUEUE_HEAD], &isnull);
 	e->queue_head = isnull ? 0 : DatumGetInt64(d);
-	d = slot_getattr(slot, bo_attnum(rel, "policy"), &isnull);
+	d = slot_getattr(slot, a[IC_POLICY], &isnull);
 	e->policy = policy_from_label(bo_enum_label(DatumGetObjectId(d)));
-	d = slot_getattr(slot, bo_attnum(rel, "backorder_limit"), &isnull);
+	d = slot_getattr(slot, a[IC_LIMIT], &isnull);
 	e->has_limit = !isnull;
 	e->backorder_limit = isnull ? 0 : DatumGetInt64(d);
-	e->pack_size = DatumGetInt64(slot_getattr(slot, bo_attnum(rel, "pack_size"), &isnull));
-	d = slot_getattr(slot, bo_attnum(rel, "supplier_id"), &isnull);
+	e->pack_size = DatumGetInt64(slot_getattr(slot, a[IC_PACK_SIZE], &isnull));
+	d = slot_getattr(slot, a[IC_SUPPLIER], &isnull);
 	e->supplier_id = isnull ? NULL : TextDatumGetCString(d);
 	e->tid = slot->tts_tid;
 	e->dirty = false;
@@ -219,11 +255,18 @@ entry_enter(const char *sku, const StockEntry *src)
 	if (stock_hash == NULL)
 		stock_init();
 	old = MemoryContextSwitchTo(stock_cxt);
-	key = pstrdup(sku);
-	e = hash_search(stock_hash, &key, HASH_ENTER, &found);
-	Assert(!found);
+	e = hint_for(sku);
+	if (e)
+		key = e->sku;
+	else
+	{
+		key = pstrdup(sku);
+		e = hash_search(stock_hash, &key, HASH_ENTER, &found);
+		Assert(!found);
+	}
 	*e = *src;
 	e->sku = key;
+	e->held = true;
 	e->supplier_id = src->supplier_id ? pstrdup(src->supplier_id) : NULL;
 	MemoryContextSwitchTo(old);
 	return e;
@@ -260,31 +303,116 @@ stock_lock(const char *sku)
 	return e;
 }
 
-/*
- * A new version of the item row e->tid with e's counters and the generated column
- * available; NULL when that version is gone.
- */
+/* A new version of item row old with e's counters and the generated column available. */
+static HeapTuple
+item_new_version(Relation rel, const StockEntry *e, HeapTuple old)
+{
+	const int  *a = item_cols.attnums;
+	BoCols		c;
+
+	bo_colmap(rel, &item_cols);
+	bo_cols_init(&c, rel);
+	bo_cols_put(&c, a[IC_ON_HAND], Int64GetDatum(e->on_hand), false);
+	bo_cols_put(&c, a[IC_ALLOCATED], Int64GetDatum(e->allocated), false);
+	bo_cols_put(&c, a[IC_BACKORDERED], Int64GetDatum(e->backordered), false);
+	bo_cols_put(&c, a[IC_INCOMING], Int64GetDatum(e->incoming), false);
+	bo_cols_put(&c, a[IC_AVAILABLE], Int64GetDatum(e->on_hand - e->allocated - e->backordered),
+				false);
+	bo_cols_put(&c, a[IC_QUEUE_HEAD], Int64GetDatum(e->queue_head), e->queue_head == 0);
+	return bo_cols_apply(&c, old);
+}
+
+/* A new version of the item row e->tid with e's counters; NULL when that version is gone. */
 static HeapTuple
 item_version(Relation rel, const StockEntry *e)
 {
 	HeapTupleData old;
 	Buffer		buf;
-	BoCols		c;
 	HeapTuple	newtup;
 
 	old.t_self = e->tid;
 	if (!heap_fetch(rel, SnapshotAny, &old, &buf, false))
 		return NULL;
-	bo_cols_init(&c, rel);
-	bo_cols_set(&c, "on_hand", Int64GetDatum(e->on_hand), false);
-	bo_cols_set(&c, "allocated", Int64GetDatum(e->allocated), false);
-	bo_cols_set(&c, "backordered", Int64GetDatum(e->backordered), false);
-	bo_cols_set(&c, "incoming", Int64GetDatum(e->incoming), false);
-	bo_cols_set(&c, "available", Int64GetDatum(e->on_hand - e->allocated - e->backordered), false);
-	bo_cols_set(&c, "queue_head", Int64GetDatum(e->queue_head), e->queue_head == 0);
-	newtup = bo_cols_apply(&c, &old);
+	newtup = item_new_version(rel, e, &old);
 	ReleaseBuffer(buf);
 	return newtup;
+}
+
+/*
+ * Hints. A statement that orders many different items would look each one up through
+ * item_pkey, a descent of the btree per line. Once this transaction has looked up more
+ * than an eighth of the item table that way (and at least HINT_MIN_MISSES items), one
+ * sequential scan notes where every item's row is: an entry per item, not held
+ * (held = false, only sku and tid set), in the same cache, so a line costs one probe of
+ * it. A hint is only a place to look: stock_peek fetches the version there and uses it
+ * only when the snapshot sees it, and stock_claim's heap_update fails on a version that
+ * is no longer the newest, as it does for a version found through the index. Skipped
+ * when the hints would take more than maintenance_work_mem, or the table has never been
+ * vacuumed or analyzed (no row count).
+ */
+#define HINT_MIN_MISSES 1000
+#define HINT_BYTES (sizeof(StockEntry) + 64)	/* an entry, its hash element and key */
+
+static void
+load_hints(Relation rel, Snapshot snap)
+{
+	TableScanDesc scan;
+	HeapTuple	tup;
+	int			a_sku = bo_attnum(rel, "sku");
+	MemoryContext old;
+
+	hints_loaded = true;
+	if (stock_hash == NULL)
+		stock_init();
+	old = MemoryContextSwitchTo(stock_cxt);
+	scan = table_beginscan(rel, snap, 0, NULL);
+	while ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
+	{
+		bool		isnull;
+		char	   *key = TextDatumGetCString(heap_getattr(tup, a_sku, RelationGetDescr(rel),
+														   &isnull));
+		bool		found;
+		StockEntry *e = hash_search(stock_hash, &key, HASH_ENTER, &found);
+
+		if (found)
+		{
+			pfree(key);
+			continue;
+		}
+		memset(e, 0, sizeof(*e));
+		e->sku = key;
+		e->tid = tup->t_self;
+	}
+	table_endscan(scan);
+	MemoryContextSwitchTo(old);
+}
+
+/* Count an item looked up through the index; load hints when they would pay. */
+static void
+count_miss(Relation rel, Snapshot snap)
+{
+	float4		items = rel->rd_rel->reltuples;
+
+	if (hints_loaded || ++peek_misses < HINT_MIN_MISSES || items <= 0 ||
+		(double) peek_misses * 8 < items ||
+		(double) items * HINT_BYTES > (double) maintenance_work_mem * 1024)
+		return;
+	load_hints(rel, snap);
+}
+
+/* The version a hint points at into slot, if snap sees it. */
+static bool
+fetch_hinted(Relation rel, StockEntry *hint, Snapshot snap, TupleTableSlot *slot)
+{
+	HeapTupleData tup;
+	Buffer		buf;
+
+	tup.t_self = hint->tid;
+	if (!heap_fetch(rel, snap, &tup, &buf, false))
+		return false;
+	ExecStoreBufferHeapTuple(&tup, slot, buf);
+	ReleaseBuffer(buf);
+	return true;
 }
 
 /*
@@ -299,64 +427,75 @@ item_version(Relation rel, const StockEntry *e)
  * directly (no shop trigger on item updates).
  */
 bool
-stock_peek(const char *sku, StockEntry *row)
+stock_peek(const char *sku, StockPeek *p)
 {
-	Relation	rel;
-	TupleTableSlot *slot;
 	Snapshot	snap;
+	StockEntry *hint;
 	bool		found;
 
 	if (IsolationUsesXactSnapshot())
 		return false;
-	rel = table_open(bo_relid("item"), RowExclusiveLock);
-	if (!bo_direct_ok(rel, RelationGetIndexList(rel), TRIGGER_TYPE_UPDATE))
+	p->rel = table_open(bo_relid("item"), RowExclusiveLock);
+	if (!bo_direct_ok(p->rel, RelationGetIndexList(p->rel), TRIGGER_TYPE_UPDATE))
 	{
-		table_close(rel, NoLock);
+		table_close(p->rel, NoLock);
 		return false;
 	}
-	slot = table_slot_create(rel, NULL);
+	p->slot = table_slot_create(p->rel, NULL);
 	CommandCounterIncrement();
 	snap = RegisterSnapshot(GetLatestSnapshot());
-	found = find_item_row(rel, sku, snap, slot);
-	if (found)
-		entry_from_slot(row, rel, slot);
+	hint = hint_for(sku);
+	found = hint && fetch_hinted(p->rel, hint, snap, p->slot);
+	if (!found)
+	{
+		count_miss(p->rel, snap);
+		found = find_item_row(p->rel, sku, snap, p->slot);
+	}
 	UnregisterSnapshot(snap);
-	ExecDropSingleTupleTableSlot(slot);
-	table_close(rel, NoLock);
-	return found;
+	if (!found)
+	{
+		stock_unpeek(p);
+		return false;
+	}
+	entry_from_slot(&p->row, p->rel, p->slot);
+	return true;
+}
+
+/* Let go of a peeked row without claiming it. */
+void
+stock_unpeek(StockPeek *p)
+{
+	ExecDropSingleTupleTableSlot(p->slot);
+	table_close(p->rel, NoLock);
 }
 
 /*
  * Write the counters of a row read by stock_peek (and changed by the caller) into a new
  * version of it, which caches the item as held by this transaction. NULL, having written
- * nothing, when the version read is no longer the newest or someone holds it.
+ * nothing, when the version read is no longer the newest or someone holds it. Either
+ * way the peek is over.
  */
 StockEntry *
-stock_claim(const char *sku, StockEntry *row)
+stock_claim(const char *sku, StockPeek *p)
 {
-	Relation	rel = table_open(bo_relid("item"), RowExclusiveLock);
-	HeapTuple	newtup = item_version(rel, row);
+	HeapTuple	newtup = item_new_version(p->rel, &p->row,
+										  ExecFetchSlotHeapTuple(p->slot, false, NULL));
 	TM_FailureData tmfd;
 	LockTupleMode lockmode;
 	TM_Result	res;
 
-	if (newtup == NULL)
-	{
-		table_close(rel, NoLock);
-		return NULL;
-	}
-	res = heap_update(rel, &row->tid, newtup, GetCurrentCommandId(true), InvalidSnapshot,
+	res = heap_update(p->rel, &p->row.tid, newtup, GetCurrentCommandId(true), InvalidSnapshot,
 					  false, &tmfd, &lockmode);
 	if (res == TM_Ok)
 	{
 		if (!HeapTupleIsHeapOnly(newtup))
-			bo_index_tuple(rel, RelationGetIndexList(rel), newtup);
-		row->tid = newtup->t_self;
+			bo_index_tuple(p->rel, RelationGetIndexList(p->rel), newtup);
+		p->row.tid = newtup->t_self;
 		CommandCounterIncrement();
 	}
 	heap_freetuple(newtup);
-	table_close(rel, NoLock);
-	return res == TM_Ok ? entry_enter(sku, row) : NULL;
+	stock_unpeek(p);
+	return res == TM_Ok ? entry_enter(sku, &p->row) : NULL;
 }
 
 /* Note that an entry's counters changed; they are written at statement end. */
@@ -390,6 +529,7 @@ stock_forget(const char *sku)
 		return;
 	if (e->dirty)
 		elog(ERROR, "backorder: item \"%s\" changed while its counters were unwritten", sku);
+	last_hint = NULL;
 	hash_search(stock_hash, &sku, HASH_REMOVE, NULL);
 }
 
@@ -478,6 +618,9 @@ stock_reset(void)
 {
 	stock_cxt = NULL;
 	stock_hash = NULL;
+	last_hint = NULL;
+	peek_misses = 0;
+	hints_loaded = false;
 	stock_dirty = NIL;
 	stock_lost = false;
 }
@@ -508,6 +651,7 @@ stock_subxact_abort(SubTransactionId subid)
 			stock_lost = true;
 		gone = lappend(gone, e);
 	}
+	last_hint = NULL;
 	foreach(lc, gone)
 	{
 		e = lfirst(lc);
