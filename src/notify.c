@@ -427,6 +427,13 @@ bo_notifier_main(Datum arg)
 	TimestampTz idle_since;
 
 	memcpy(&dboid, MyBgworkerEntry->bgw_extra, sizeof(Oid));
+	/*
+	 * SIGTERM (a shutdown, pg_terminate_backend) is handled at the next
+	 * CHECK_FOR_INTERRUPTS, as in a backend. The default handler of background workers
+	 * raises FATAL inside the signal handler, wherever the worker is: inside its commit
+	 * that is a PANIC ("cannot abort transaction ..., it was already committed").
+	 */
+	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
 	if (shared == NULL)
 		elog(ERROR, "backorder notifier: shared memory is not set up");

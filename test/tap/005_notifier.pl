@@ -129,4 +129,51 @@ roundtrip($node, 'shop1', 'with the preload, after its worker was terminated: th
 verify_is_empty($node, "shop$_", "verify() is empty in shop$_") for (1, 3 .. 10);
 
 $node->stop;
+
+# 3. terminated while busy: the worker leaves between its transactions, never inside a
+# commit (a SIGTERM raising FATAL there is a PANIC, "cannot abort transaction ..., it was
+# already committed", and the postmaster restarts the whole server). One session streams
+# single-line orders, so that the worker commits a small transaction of its own for nearly
+# every one; another terminates the worker (SIGTERM, as a shutdown does) every few
+# milliseconds, 2000 times; the next order starts a new one each time.
+my $busy = PostgreSQL::Test::Cluster->new('busy');
+$busy->init;
+$busy->append_conf('postgresql.conf', qq(
+shared_preload_libraries = '$PRELOAD'
+synchronous_commit = off
+));
+$busy->start;
+$busy->safe_psql('postgres', q{CREATE EXTENSION backorder;
+	INSERT INTO backorder.item (sku) VALUES ('N1')});
+my $orders = PostgreSQL::Test::Utils::tempdir() . '/orders.sql';
+PostgreSQL::Test::Utils::append_to_file($orders,
+	join('', map { "INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('s$_', 'N1', 1);\n" }
+		1 .. 20000));
+my ($lout, $lerr) = ('', '');
+my $load = IPC::Run::start(
+	[ 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-f', $orders, '-d', $busy->connstr('postgres') ],
+	'<', \undef, '>', \$lout, '2>', \$lerr);
+$busy->safe_psql('postgres', q{
+	DO $$
+	DECLARE p int;
+	BEGIN
+	    FOR i IN 1 .. 2000 LOOP
+	        PERFORM pg_stat_clear_snapshot();
+	        FOR p IN SELECT pid FROM pg_stat_activity WHERE backend_type = 'backorder notifier' LOOP
+	            PERFORM pg_terminate_backend(p);
+	        END LOOP;
+	        PERFORM pg_sleep(0.002);
+	    END LOOP;
+	END $$});
+ok($load->finish, 'the ordering session ran to its end') or diag($lerr);
+my $log = slurp_file($busy->logfile);
+my $kills = () = $log =~ /terminating background worker "backorder notifier"/g;
+unlike($log, qr/PANIC|terminated by signal|all server processes terminated/,
+	'the notifier terminated while busy never takes the server down');
+cmp_ok($kills, '>=', 50, 'and it was terminated many times');
+note("the notifier was terminated $kills times");
+is($busy->safe_psql('postgres', q{SELECT count(*) FROM backorder.order_line}), '20000',
+	'every order was committed');
+verify_is_empty($busy, 'postgres', 'verify() is empty');
+$busy->stop;
 done_testing();
