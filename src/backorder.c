@@ -553,7 +553,8 @@ bo_colmap(Relation rel, BoColMap *m)
 
 	if (m->epoch == attnum_cache_epoch && m->relid == RelationGetRelid(rel))
 		return;
-	Assert(m->n <= BO_MAX_MAP);
+	if (m->n > BO_MAX_MAP)
+		elog(ERROR, "backorder: too many columns in a column map");
 	for (i = 0; i < m->n; i++)
 		m->attnums[i] = bo_attnum(rel, m->names[i]);
 	m->relid = RelationGetRelid(rel);

@@ -47,16 +47,17 @@ static bool stock_lost = false;		/* a subtransaction rolled back unwritten chang
 static StockEntry *last_hint = NULL;	/* the hint stock_find met last */
 static int	peek_misses = 0;		/* items stock_peek looked up through the index */
 static bool hints_loaded = false;
+static RelFileNode hints_node;	/* the item table's file the hints point into */
 
 /* the item columns the engine reads and writes */
 static const char *const item_colnames[] = {
 	"on_hand", "allocated", "backordered", "incoming", "available", "queue_head",
-	"policy", "backorder_limit", "pack_size", "supplier_id"
+	"policy", "backorder_limit", "pack_size", "supplier_id", "sku"
 };
 enum
 {
 	IC_ON_HAND, IC_ALLOCATED, IC_BACKORDERED, IC_INCOMING, IC_AVAILABLE, IC_QUEUE_HEAD,
-	IC_POLICY, IC_LIMIT, IC_PACK_SIZE, IC_SUPPLIER
+	IC_POLICY, IC_LIMIT, IC_PACK_SIZE, IC_SUPPLIER, IC_SKU
 };
 static BoColMap item_cols = BO_COLMAP(item_colnames);
 
@@ -362,6 +363,7 @@ load_hints(Relation rel, Snapshot snap)
 	MemoryContext old;
 
 	hints_loaded = true;
+	hints_node = rel->rd_node;
 	if (stock_hash == NULL)
 		stock_init();
 	old = MemoryContextSwitchTo(stock_cxt);
@@ -400,19 +402,31 @@ count_miss(Relation rel, Snapshot snap)
 	load_hints(rel, snap);
 }
 
-/* The version a hint points at into slot, if snap sees it. */
+/*
+ * The version a hint points at into slot, if snap sees it and it is still a version of
+ * that item. Within the statement that loaded the hints the version cannot be pruned
+ * (the statement's snapshot holds it back); in a later statement it may have been,
+ * and its line pointer reused by another row: hence the sku check. The table cannot
+ * shrink meanwhile (VACUUM's truncation needs a lock that conflicts with the
+ * RowExclusiveLock this transaction holds on it); a rewrite by this transaction gives it
+ * a new file, and the hints are not used then.
+ */
 static bool
 fetch_hinted(Relation rel, StockEntry *hint, Snapshot snap, TupleTableSlot *slot)
 {
-	HeapTupleData tup;
-	Buffer		buf;
+	bool		isnull;
+	text	   *t;
 
-	tup.t_self = hint->tid;
-	if (!heap_fetch(rel, snap, &tup, &buf, false))
+	if (!RelFileNodeEquals(rel->rd_node, hints_node) ||
+		!table_tuple_fetch_row_version(rel, &hint->tid, snap, slot))
 		return false;
-	ExecStoreBufferHeapTuple(&tup, slot, buf);
-	ReleaseBuffer(buf);
-	return true;
+	bo_colmap(rel, &item_cols);
+	t = DatumGetTextPP(slot_getattr(slot, item_cols.attnums[IC_SKU], &isnull));
+	if (!isnull && VARSIZE_ANY_EXHDR(t) == strlen(hint->sku) &&
+		memcmp(VARDATA_ANY(t), hint->sku, VARSIZE_ANY_EXHDR(t)) == 0)
+		return true;
+	ExecClearTuple(slot);
+	return false;
 }
 
 /*
