@@ -689,28 +689,31 @@ bo_shop_triggers(Relation rel, int16 event)
  * purchase_sync fires only for supplier or pack-size changes, never for counters.
  */
 static bool
-direct_ok_uncached(Relation rel, List *indexes, int16 event)
+direct_ok_uncached(Relation rel, int16 event)
 {
+	List	   *indexes;
 	ListCell   *lc;
+	bool		ok = true;
 
 	if (bo_shop_triggers(rel, event))
 		return false;
+	indexes = RelationGetIndexList(rel);
 	foreach(lc, indexes)
 	{
 		Relation	ir = index_open(lfirst_oid(lc), AccessShareLock);
-		bool		simple = RelationGetIndexExpressions(ir) == NIL &&
-			RelationGetIndexPredicate(ir) == NIL;
 
+		ok = RelationGetIndexExpressions(ir) == NIL && RelationGetIndexPredicate(ir) == NIL;
 		index_close(ir, AccessShareLock);
-		if (!simple)
-			return false;
+		if (!ok)
+			break;
 	}
-	return true;
+	list_free(indexes);
+	return ok;
 }
 
 /* bo_direct_ok's answers are cached until the table's relcache entry is invalidated. */
 bool
-bo_direct_ok(Relation rel, List *indexes, int16 event)
+bo_direct_ok(Relation rel, int16 event)
 {
 	Oid			relid = RelationGetRelid(rel);
 	bool		ok;
@@ -724,7 +727,7 @@ bo_direct_ok(Relation rel, List *indexes, int16 event)
 	for (i = 0; i < direct_cache_n; i++)
 		if (direct_cache[i].relid == relid && direct_cache[i].event == event)
 			return direct_cache[i].ok;
-	ok = direct_ok_uncached(rel, indexes, event);
+	ok = direct_ok_uncached(rel, event);
 	if (direct_cache_n < DIRECT_CACHE_SIZE)
 	{
 		direct_cache[direct_cache_n].relid = relid;

@@ -105,7 +105,7 @@ extern int	bo_attnum(Relation rel, const char *colname);
 extern Oid	bo_relid(const char *name);
 extern Oid	bo_enum_oid(Oid typid, const char *label);
 extern const char *bo_enum_label(Oid oid);
-extern bool bo_direct_ok(Relation rel, List *indexes, int16 event);
+extern bool bo_direct_ok(Relation rel, int16 event);
 extern bool bo_shop_triggers(Relation rel, int16 event);
 extern bool bo_row_locked(TM_Result res, const char *what, const char *key);
 extern void bo_index_tuple(Relation rel, List *indexes, HeapTuple tup);

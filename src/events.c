@@ -143,7 +143,7 @@ events_write_direct(void)
 	TupleTableSlot **slots;
 	TimestampTz at = bo_now();
 
-	if (!bo_direct_ok(rel, indexes, TRIGGER_TYPE_INSERT))
+	if (!bo_direct_ok(rel, TRIGGER_TYPE_INSERT))
 	{
 		table_close(rel, NoLock);
 		return false;

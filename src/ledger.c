@@ -80,6 +80,18 @@ line_from_spi(int i, LineState *l)
 	l->allocated_at_null = isnull;
 }
 
+/* order_line's columns: the engine's (which clients leave NULL on insert), then the client's */
+static const char *const order_line_colnames[] = {
+	"line_id", "allocated_qty", "backordered_qty", "shipped_qty", "cancelled_qty",
+	"status", "placed_at", "allocated_at", "order_ref", "sku", "qty"
+};
+enum
+{
+	OL_LINE_ID, OL_ALLOCATED, OL_BACKORDERED, OL_SHIPPED, OL_CANCELLED, OL_STATUS,
+	OL_PLACED_AT, OL_ALLOCATED_AT, OL_N_MAINTAINED, OL_ORDER_REF = OL_N_MAINTAINED, OL_SKU, OL_QTY
+};
+static BoColMap order_line_cols = BO_COLMAP(order_line_colnames);
+
 /* order_line's primary key, for pkey_row_find */
 static const char *const line_pkey[1] = {"line_id"};
 static const bool line_pkey_text[1] = {false};
@@ -106,13 +118,16 @@ line_from_scan(KeyScan *k, LineState *l)
 static void
 line_cols(BoCols *c, Relation rel, const LineState *l)
 {
+	const int  *a = order_line_cols.attnums;
+
+	bo_colmap(rel, &order_line_cols);
 	bo_cols_init(c, rel);
-	bo_cols_set(c, "allocated_qty", Int64GetDatum(l->allocated), false);
-	bo_cols_set(c, "backordered_qty", Int64GetDatum(l->backordered), false);
-	bo_cols_set(c, "shipped_qty", Int64GetDatum(l->shipped), false);
-	bo_cols_set(c, "cancelled_qty", Int64GetDatum(l->cancelled), false);
-	bo_cols_set(c, "status", line_status_datum(rel, bo_attnum(rel, "status"), l), false);
-	bo_cols_set(c, "allocated_at", TimestampTzGetDatum(l->allocated_at), l->allocated_at_null);
+	bo_cols_put(c, a[OL_ALLOCATED], Int64GetDatum(l->allocated), false);
+	bo_cols_put(c, a[OL_BACKORDERED], Int64GetDatum(l->backordered), false);
+	bo_cols_put(c, a[OL_SHIPPED], Int64GetDatum(l->shipped), false);
+	bo_cols_put(c, a[OL_CANCELLED], Int64GetDatum(l->cancelled), false);
+	bo_cols_put(c, a[OL_STATUS], line_status_datum(rel, a[OL_STATUS], l), false);
+	bo_cols_put(c, a[OL_ALLOCATED_AT], TimestampTzGetDatum(l->allocated_at), l->allocated_at_null);
 }
 
 /*
@@ -305,18 +320,6 @@ next_waiting(const char *sku, int64 after)
 	return found;
 }
 
-/* Attribute numbers of the order_line columns a fill reads and writes. */
-typedef struct LineCols
-{
-	int			line_id,
-				order_ref,
-				sku,
-				allocated,
-				backordered,
-				status,
-				allocated_at;
-} LineCols;
-
 /*
  * Is idx order_line_sku_idx as the engine made it, a btree on exactly (sku, line_id) of
  * rel, whose order is the queue's? The direct walks rely on it.
@@ -324,10 +327,11 @@ typedef struct LineCols
 static bool
 sku_line_index(Relation idx, Relation rel)
 {
+	bo_colmap(rel, &order_line_cols);
 	return idx->rd_index->indrelid == RelationGetRelid(rel) && idx->rd_rel->relam == BTREE_AM_OID &&
 		idx->rd_index->indnkeyatts == 2 &&
-		idx->rd_index->indkey.values[0] == bo_attnum(rel, "sku") &&
-		idx->rd_index->indkey.values[1] == bo_attnum(rel, "line_id");
+		idx->rd_index->indkey.values[0] == order_line_cols.attnums[OL_SKU] &&
+		idx->rd_index->indkey.values[1] == order_line_cols.attnums[OL_LINE_ID];
 }
 
 /*
@@ -345,7 +349,7 @@ fill_direct(StockEntry *e, WalkState *w, int64 units)
 	List	   *indexes = RelationGetIndexList(rel);
 	Oid			idxoid = bo_relid("order_line_sku_idx");
 	Relation	idx;
-	LineCols	c;
+	const int  *a = order_line_cols.attnums;
 	ScanKeyData keys[2];
 	Snapshot	snap;
 	IndexScanDesc scan;
@@ -356,14 +360,8 @@ fill_direct(StockEntry *e, WalkState *w, int64 units)
 	int64		waiting_after = e->backordered - units;
 	int64		head = 0;
 
-	c.line_id = bo_attnum(rel, "line_id");
-	c.order_ref = bo_attnum(rel, "order_ref");
-	c.sku = bo_attnum(rel, "sku");
-	c.allocated = bo_attnum(rel, "allocated_qty");
-	c.backordered = bo_attnum(rel, "backordered_qty");
-	c.status = bo_attnum(rel, "status");
-	c.allocated_at = bo_attnum(rel, "allocated_at");
-	if (!OidIsValid(idxoid) || !bo_direct_ok(rel, indexes, TRIGGER_TYPE_UPDATE))
+	bo_colmap(rel, &order_line_cols);
+	if (!OidIsValid(idxoid) || !bo_direct_ok(rel, TRIGGER_TYPE_UPDATE))
 	{
 		table_close(rel, NoLock);
 		return false;
@@ -399,28 +397,28 @@ fill_direct(StockEntry *e, WalkState *w, int64 units)
 		bool		shouldfree;
 		BoCols		set;
 
-		l.backordered = DatumGetInt64(slot_getattr(slot, c.backordered, &isnull));
+		l.backordered = DatumGetInt64(slot_getattr(slot, a[OL_BACKORDERED], &isnull));
 		if (l.backordered == 0)
 			continue;			/* cancelled or filled ahead of the head: not waiting */
-		l.line_id = DatumGetInt64(slot_getattr(slot, c.line_id, &isnull));
+		l.line_id = DatumGetInt64(slot_getattr(slot, a[OL_LINE_ID], &isnull));
 		if (w->remaining == 0)
 		{
 			head = l.line_id;	/* the first line still waiting */
 			break;
 		}
 		old = MemoryContextSwitchTo(linecxt);
-		l.allocated = DatumGetInt64(slot_getattr(slot, c.allocated, &isnull));
+		l.allocated = DatumGetInt64(slot_getattr(slot, a[OL_ALLOCATED], &isnull));
 		/* a filled line holds allocated units, so shipped and cancelled do not decide its status */
 		l.shipped = l.cancelled = 0;
-		l.order_ref = TextDatumGetCString(slot_getattr(slot, c.order_ref, &isnull));
+		l.order_ref = TextDatumGetCString(slot_getattr(slot, a[OL_ORDER_REF], &isnull));
 		l.sku = e->sku;
 		fill_step(&l, w);
 
 		bo_cols_init(&set, rel);
-		bo_cols_put(&set, c.allocated, Int64GetDatum(l.allocated), false);
-		bo_cols_put(&set, c.backordered, Int64GetDatum(l.backordered), false);
-		bo_cols_put(&set, c.status, line_status_datum(rel, c.status, &l), false);
-		bo_cols_put(&set, c.allocated_at, TimestampTzGetDatum(l.allocated_at), l.backordered > 0);
+		bo_cols_put(&set, a[OL_ALLOCATED], Int64GetDatum(l.allocated), false);
+		bo_cols_put(&set, a[OL_BACKORDERED], Int64GetDatum(l.backordered), false);
+		bo_cols_put(&set, a[OL_STATUS], line_status_datum(rel, a[OL_STATUS], &l), false);
+		bo_cols_put(&set, a[OL_ALLOCATED_AT], TimestampTzGetDatum(l.allocated_at), l.backordered > 0);
 		oldtup = ExecFetchSlotHeapTuple(slot, false, &shouldfree);
 		newtup = bo_cols_apply(&set, oldtup);
 		simple_heap_update(rel, &slot->tts_tid, newtup);
@@ -668,18 +666,6 @@ stamped(Relation rel, HeapTuple tup, const char *timecol, const char *qtycol, in
 		bo_cols_set(&c, qtycol, Int64GetDatum(qty), false);
 	return bo_cols_apply(&c, tup);
 }
-
-/* order_line's columns: the engine's (which clients leave NULL on insert), then the client's */
-static const char *const order_line_colnames[] = {
-	"line_id", "allocated_qty", "backordered_qty", "shipped_qty", "cancelled_qty",
-	"status", "placed_at", "allocated_at", "order_ref", "sku", "qty"
-};
-enum
-{
-	OL_LINE_ID, OL_ALLOCATED, OL_BACKORDERED, OL_SHIPPED, OL_CANCELLED, OL_STATUS,
-	OL_PLACED_AT, OL_ALLOCATED_AT, OL_N_MAINTAINED, OL_ORDER_REF = OL_N_MAINTAINED, OL_SKU, OL_QTY
-};
-static BoColMap order_line_cols = BO_COLMAP(order_line_colnames);
 
 /* Reject client values in the first n columns of map m (the maintained ones). */
 static void

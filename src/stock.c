@@ -359,9 +359,11 @@ load_hints(Relation rel, Snapshot snap)
 {
 	TableScanDesc scan;
 	HeapTuple	tup;
-	int			a_sku = bo_attnum(rel, "sku");
+	int			a_sku;
 	MemoryContext old;
 
+	bo_colmap(rel, &item_cols);
+	a_sku = item_cols.attnums[IC_SKU];
 	hints_loaded = true;
 	hints_node = rel->rd_node;
 	if (stock_hash == NULL)
@@ -450,7 +452,7 @@ stock_peek(const char *sku, StockPeek *p)
 	if (IsolationUsesXactSnapshot())
 		return false;
 	p->rel = table_open(bo_relid("item"), RowExclusiveLock);
-	if (!bo_direct_ok(p->rel, RelationGetIndexList(p->rel), TRIGGER_TYPE_UPDATE))
+	if (!bo_direct_ok(p->rel, TRIGGER_TYPE_UPDATE))
 	{
 		table_close(p->rel, NoLock);
 		return false;
@@ -608,7 +610,7 @@ stock_flush(void)
 	rel = table_open(bo_relid("item"),
 					 RowExclusiveLock);
 	indexes = RelationGetIndexList(rel);
-	direct = bo_direct_ok(rel, indexes, TRIGGER_TYPE_UPDATE);
+	direct = bo_direct_ok(rel, TRIGGER_TYPE_UPDATE);
 	foreach(lc, stock_dirty)
 	{
 		StockEntry *e = lfirst(lc);
