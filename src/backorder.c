@@ -8,6 +8,8 @@
 #include "common/hashfn.h"
 #include "utils/inval.h"
 
+#include "access/htup_details.h"
+#include "access/tupmacs.h"
 #include "access/genam.h"
 #include "common/hashfn.h"
 #include "access/xact.h"
@@ -854,10 +856,64 @@ bo_cols_set(BoCols *c, const char *col, Datum value, bool isnull)
 	bo_cols_put(c, bo_attnum(c->rel, col), value, isnull);
 }
 
+/*
+ * A copy of row old with the columns replaced in place, or NULL when that cannot be done:
+ * each replaced column must be a fixed-width by-value one stored in old (not added since
+ * by ALTER TABLE), and null in old exactly when its new value is, so that the row's
+ * layout stays the same. Forming a whole new row instead (heap_modify_tuple) was a
+ * quarter of an item's counter update.
+ */
+static HeapTuple
+overwrite_in_place(const BoCols *c, HeapTuple old)
+{
+	TupleDesc	desc = RelationGetDescr(c->rel);
+	HeapTupleHeader td = old->t_data;
+	bool		hasnulls = HeapTupleHasNulls(old);
+	int			last = 0;
+	int			attnum,
+				i;
+	HeapTuple	copy;
+	char	   *tp;
+	uint32		off = 0;
+
+	for (i = 0; i < c->n; i++)
+	{
+		Form_pg_attribute att;
+
+		attnum = c->attnums[i];
+		if (attnum < 1 || attnum > HeapTupleHeaderGetNatts(td))
+			return NULL;
+		att = TupleDescAttr(desc, attnum - 1);
+		if (!att->attbyval || att->attlen <= 0 ||
+			(hasnulls && att_isnull(attnum - 1, td->t_bits)) != c->nulls[i])
+			return NULL;
+		last = Max(last, attnum);
+	}
+	copy = heap_copytuple(old);
+	tp = (char *) copy->t_data + copy->t_data->t_hoff;
+	for (attnum = 1; attnum <= last; attnum++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, attnum - 1);
+
+		if (hasnulls && att_isnull(attnum - 1, copy->t_data->t_bits))
+			continue;
+		off = att_align_pointer(off, att->attalign, att->attlen, tp + off);
+		for (i = 0; i < c->n; i++)
+			if (c->attnums[i] == attnum)
+				store_att_byval(tp + off, c->values[i], att->attlen);
+		off = att_addlength_pointer(off, att->attlen, tp + off);
+	}
+	return copy;
+}
+
 /* A new version of row old with the columns replaced. */
 HeapTuple
 bo_cols_apply(const BoCols *c, HeapTuple old)
 {
+	HeapTuple	copy = overwrite_in_place(c, old);
+
+	if (copy)
+		return copy;
 	return heap_modify_tuple_by_cols(old, RelationGetDescr(c->rel), c->n, (int *) c->attnums,
 									 (Datum *) c->values, (bool *) c->nulls);
 }
@@ -900,9 +956,11 @@ bo_xact_callback(XactEvent event, void *arg)
 	switch (event)
 	{
 		case XACT_EVENT_PRE_COMMIT:
+			stock_statement_end();
 			notify_precommit();
 			break;
 		case XACT_EVENT_PRE_PREPARE:
+			stock_statement_end();
 			notify_preprepare();
 			break;
 		case XACT_EVENT_COMMIT:

@@ -210,6 +210,7 @@ extern StockEntry *stock_claim(const char *sku, StockPeek *p);
 extern void stock_changed(StockEntry *e);
 extern void stock_forget(const char *sku);
 extern void stock_flush(void);
+extern void stock_statement_end(void);
 extern void stock_reset(void);
 extern void stock_subxact_abort(SubTransactionId subid);
 extern void stock_check_usable(void);

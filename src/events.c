@@ -30,8 +30,8 @@
 typedef struct PendingEvent
 {
 	const char *kind;			/* a string constant */
-	char	   *sku;
-	char	   *order_ref;
+	text	   *sku;			/* NULL: none */
+	text	   *order_ref;		/* NULL: none */
 	int64		line_id;		/* 0: none */
 	int64		po_id;			/* 0: none */
 	int64		qty;
@@ -45,6 +45,44 @@ static MemoryContext events_cxt = NULL;
 static PendingEvent *pending = NULL;
 static int	npending = 0;
 static int	maxpending = 0;
+
+/* A copy of s as text in the events' context, or NULL. */
+static text *
+event_text(const char *s)
+{
+	size_t		len;
+	text	   *t;
+
+	if (s == NULL)
+		return NULL;
+	len = strlen(s);
+	t = MemoryContextAlloc(events_cxt, VARHDRSZ + len);
+	SET_VARSIZE(t, VARHDRSZ + len);
+	memcpy(VARDATA(t), s, len);
+	return t;
+}
+
+/* kind as text, converted once per flush (kinds are a handful of string constants) */
+typedef struct KindTexts
+{
+	int			n;
+	const char *kind[16];
+	Datum		text[16];
+} KindTexts;
+
+static Datum
+kind_text(KindTexts *k, const char *kind)
+{
+	int			i;
+
+	for (i = 0; i < k->n; i++)
+		if (k->kind[i] == kind)
+			return k->text[i];
+	if (k->n == lengthof(k->kind))
+		return CStringGetTextDatum(kind);
+	k->kind[k->n] = kind;
+	return k->text[k->n++] = CStringGetTextDatum(kind);
+}
 
 /* Queue an event; sku and order_ref are copied. */
 void
@@ -63,8 +101,8 @@ event_add(const char *kind, const char *sku, const char *order_ref,
 	pending = bo_grow(pending, npending, &maxpending, sizeof(PendingEvent), events_cxt);
 	ev = &pending[npending++];
 	ev->kind = kind;
-	ev->sku = sku ? MemoryContextStrdup(events_cxt, sku) : NULL;
-	ev->order_ref = order_ref ? MemoryContextStrdup(events_cxt, order_ref) : NULL;
+	ev->sku = event_text(sku);
+	ev->order_ref = event_text(order_ref);
 	ev->line_id = line_id;
 	ev->po_id = po_id;
 	ev->qty = qty;
@@ -142,6 +180,7 @@ events_write_direct(void)
 				nslots;
 	TupleTableSlot **slots;
 	TimestampTz at = bo_now();
+	KindTexts	kinds = {0};
 
 	if (!bo_direct_ok(rel, TRIGGER_TYPE_INSERT))
 	{
@@ -174,11 +213,11 @@ events_write_direct(void)
 			memset(nulls, true, sizeof(bool) * desc->natts);
 			put_col(values, nulls, a_id, Int64GetDatum(nextval_internal(seq, false)));
 			put_col(values, nulls, a_at, TimestampTzGetDatum(at));
-			put_col(values, nulls, a_kind, CStringGetTextDatum(ev->kind));
+			put_col(values, nulls, a_kind, kind_text(&kinds, ev->kind));
 			if (ev->sku)
-				put_col(values, nulls, a_sku, CStringGetTextDatum(ev->sku));
+				put_col(values, nulls, a_sku, PointerGetDatum(ev->sku));
 			if (ev->order_ref)
-				put_col(values, nulls, a_ref, CStringGetTextDatum(ev->order_ref));
+				put_col(values, nulls, a_ref, PointerGetDatum(ev->order_ref));
 			if (ev->line_id)
 				put_col(values, nulls, a_line, Int64GetDatum(ev->line_id));
 			if (ev->po_id)
@@ -226,6 +265,7 @@ events_flush(void)
 	Datum		args[7];
 	uint64		i;
 	uint64		n = npending;
+	KindTexts	kinds = {0};
 
 	if (n == 0 || events_write_direct())
 		return;
@@ -243,11 +283,11 @@ events_flush(void)
 	{
 		PendingEvent *ev = &pending[i];
 
-		kind[i] = CStringGetTextDatum(ev->kind);
+		kind[i] = kind_text(&kinds, ev->kind);
 		nsku[i] = ev->sku == NULL;
-		sku[i] = nsku[i] ? (Datum) 0 : CStringGetTextDatum(ev->sku);
+		sku[i] = PointerGetDatum(ev->sku);
 		nref[i] = ev->order_ref == NULL;
-		ref[i] = nref[i] ? (Datum) 0 : CStringGetTextDatum(ev->order_ref);
+		ref[i] = PointerGetDatum(ev->order_ref);
 		nline[i] = ev->line_id == 0;
 		line[i] = Int64GetDatum(ev->line_id);
 		npo[i] = ev->po_id == 0;

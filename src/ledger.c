@@ -1063,6 +1063,7 @@ bo_flush(PG_FUNCTION_ARGS)
 	{
 		stock_flush();
 		events_flush();
+		stock_statement_end();
 	}
 	engine_end();
 	return PointerGetDatum(NULL);
