@@ -19,9 +19,12 @@
  * full, when every ring serves another database or when no worker can be started, the
  * transaction sends its notifications itself, the ordinary way.
  *
- * Like every NOTIFY, delivery is not durable: notifications handed to the worker are lost
- * if the server stops before it sent them. The event rows are the record; a listener that
- * reconnects reads backorder.event from the last event_id it saw.
+ * A worker takes ids off its ring only after the transaction that sent them committed, so a
+ * worker terminated (or failing) inside it leaves them to the next one: a listener may hear
+ * an event twice, but does not miss one. Like every NOTIFY, delivery is not durable all the
+ * same: notifications handed to the worker are lost if the server stops before it sent
+ * them. The event rows are the record; a listener that reconnects reads backorder.event
+ * from the last event_id it saw.
  */
 #include "backorder.h"
 
@@ -48,6 +51,8 @@
 #define WORKER_IDLE_MS	1000	/* a worker without work exits after this long */
 #define START_STALE_MS	10000	/* a registered worker that never attached is given up */
 #define GATHER_US		1000	/* after a wake-up, let the commits of a moment gather */
+#define POLL_MS			2		/* a worker with recent work reads its ring this often */
+#define NAP_AFTER_MS	100		/* and asks to be woken instead after this long without */
 
 /* states of a ring position */
 #define POS_EMPTY	0			/* free, or reserved and not yet published */
@@ -366,34 +371,43 @@ notifier_detach(int code, Datum arg)
 	SpinLockRelease(&shared->mutex);
 }
 
+/* How far a worker read its ring: what ring_release gives up once the ids are sent. */
+typedef struct RingRead
+{
+	uint64		tail;			/* the tail when read */
+	uint64		end;			/* positions tail .. end - 1 were read whole */
+	int32		part;			/* and this many ids of the run at end */
+} RingRead;
+
 /*
- * Take up to max published ids from the ring's tail (voided runs are skipped); returns
- * how many. Stops at the first position not yet published; a run longer than the room
- * left is taken in part and its rest stays at the tail.
+ * Read up to max published ids from the ring's tail (voided runs are skipped), without
+ * taking them off: returns how many, and in *rd how far it read. Stops at the first
+ * position not yet published; a run longer than the room left is read in part.
  */
 static int
-ring_take(NotifyRing *ring, int64 *ids, int max)
+ring_read(NotifyRing *ring, int64 *ids, int max, RingRead *rd)
 {
-	uint64		tail,
+	uint64		pos,
 				head;
 	int			n = 0;
 
 	SpinLockAcquire(&shared->mutex);
-	tail = ring->tail;
+	rd->tail = ring->tail;
 	head = ring->head;
 	SpinLockRelease(&shared->mutex);
-	while (tail < head && n < max)
+	rd->part = 0;
+	for (pos = rd->tail; pos < head && n < max; pos++)
 	{
-		int			pos = tail % NOTIFY_RING;
-		uint8		st = ring->state[pos];
+		int			i = pos % NOTIFY_RING;
+		uint8		st = ring->state[i];
 
 		if (st == POS_EMPTY)
 			break;
 		pg_read_barrier();
 		if (st == POS_READY)
 		{
-			int64		first = ring->first[pos];
-			int32		count = ring->count[pos];
+			int64		first = ring->first[i];
+			int32		count = ring->count[i];
 			int			take = Min(count, max - n);
 			int			k;
 
@@ -401,19 +415,45 @@ ring_take(NotifyRing *ring, int64 *ids, int max)
 				ids[n++] = first + k;
 			if (take < count)
 			{
-				/* only this worker reads published positions: keep the rest there */
-				ring->first[pos] = first + take;
-				ring->count[pos] = count - take;
+				rd->part = take;
 				break;
 			}
 		}
-		ring->state[pos] = POS_EMPTY;
-		tail++;
+	}
+	rd->end = pos;
+	return n;
+}
+
+/*
+ * The ids read (rd) were sent, and the transaction that sent them committed: take them
+ * off the ring. Only the worker changes published positions, and it reads again only
+ * after this; a worker that leaves before this (terminated inside its transaction, say)
+ * leaves them on the ring for the next one, so nothing is lost, and at worst sent twice.
+ */
+static void
+ring_release(NotifyRing *ring, const RingRead *rd)
+{
+	uint64		pos;
+
+	for (pos = rd->tail; pos < rd->end; pos++)
+		ring->state[pos % NOTIFY_RING] = POS_EMPTY;
+	if (rd->part > 0)
+	{
+		ring->first[rd->end % NOTIFY_RING] += rd->part;
+		ring->count[rd->end % NOTIFY_RING] -= rd->part;
 	}
 	SpinLockAcquire(&shared->mutex);
-	ring->tail = tail;
+	ring->tail = rd->end;
 	SpinLockRelease(&shared->mutex);
-	return n;
+}
+
+/* Ask committing transactions to wake this worker (its latch in the ring), or not. */
+static void
+ring_set_latch(NotifyRing *ring, Latch *latch)
+{
+	SpinLockAcquire(&shared->mutex);
+	ring->latch = latch;
+	SpinLockRelease(&shared->mutex);
 }
 
 /* The worker: send what the ring holds, in transactions of up to NOTIFY_BATCH events. */
@@ -425,6 +465,7 @@ bo_notifier_main(Datum arg)
 	Oid			dboid;
 	int64	   *ids;
 	TimestampTz idle_since;
+	bool		napping = false;	/* its latch is in the ring */
 
 	memcpy(&dboid, MyBgworkerEntry->bgw_extra, sizeof(Oid));
 	/*
@@ -446,7 +487,7 @@ bo_notifier_main(Datum arg)
 		proc_exit(0);			/* the ring was given to another database or worker */
 	}
 	ring->worker_pid = MyProcPid;
-	ring->latch = MyLatch;
+	ring->latch = NULL;			/* it starts with work: reading, not waiting to be woken */
 	ring->starting = false;
 	SpinLockRelease(&shared->mutex);
 	before_shmem_exit(notifier_detach, Int32GetDatum(r));
@@ -457,35 +498,51 @@ bo_notifier_main(Datum arg)
 	idle_since = GetCurrentTimestamp();
 
 	/*
-	 * The latch stays set while there is work, so that committing backends find it set
-	 * and need not signal; it is reset (and the ring read once more) only before a sleep.
-	 * After a wake-up the worker lets a millisecond pass, so that the commits of that
-	 * moment share one transaction of its own.
+	 * Waking a process costs the waker a signal (kill), which was as much as a tenth of a
+	 * single order's time. So while work comes, the worker is not woken: it reads its ring
+	 * every POLL_MS on its own. Only after NAP_AFTER_MS without work does it put its latch
+	 * in the ring, for the next committing transaction to set; then, woken, it lets a
+	 * millisecond pass, so that the commits of that moment share one transaction of its
+	 * own, and goes back to reading on its own.
 	 */
 	for (;;)
 	{
 		int			n;
+		RingRead	rd;
+		TimestampTz now;
 
 		CHECK_FOR_INTERRUPTS();
-		n = ring_take(ring, ids, NOTIFY_BATCH);
-		if (n == 0)
-		{
-			ResetLatch(MyLatch);
-			n = ring_take(ring, ids, NOTIFY_BATCH);
-		}
-		if (n > 0)
+		n = ring_read(ring, ids, NOTIFY_BATCH, &rd);
+		if (n > 0 || rd.end > rd.tail)
 		{
 			int			i;
 
-			SetCurrentStatementStartTimestamp();
-			StartTransactionCommand();
-			for (i = 0; i < n; i++)
-				send_notify(ids[i]);
-			CommitTransactionCommand();
+			if (napping)
+			{
+				ring_set_latch(ring, NULL);
+				napping = false;
+			}
+			if (n > 0)
+			{
+				SetCurrentStatementStartTimestamp();
+				StartTransactionCommand();
+				for (i = 0; i < n; i++)
+					send_notify(ids[i]);
+				CommitTransactionCommand();
+			}
+			ring_release(ring, &rd);
 			idle_since = GetCurrentTimestamp();
 			continue;
 		}
-		if (TimestampDifferenceExceeds(idle_since, GetCurrentTimestamp(), WORKER_IDLE_MS))
+		now = GetCurrentTimestamp();
+		if (!napping && TimestampDifferenceExceeds(idle_since, now, NAP_AFTER_MS))
+		{
+			/* from now on committing transactions wake it: read once more, then wait */
+			ring_set_latch(ring, MyLatch);
+			napping = true;
+			continue;
+		}
+		if (TimestampDifferenceExceeds(idle_since, now, WORKER_IDLE_MS))
 		{
 			bool		done;
 
@@ -501,7 +558,11 @@ bo_notifier_main(Datum arg)
 				proc_exit(0);
 		}
 		if (WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-					  WORKER_IDLE_MS / 4, PG_WAIT_EXTENSION) & WL_LATCH_SET)
-			pg_usleep(GATHER_US);
+					  napping ? WORKER_IDLE_MS / 4 : POLL_MS, PG_WAIT_EXTENSION) & WL_LATCH_SET)
+		{
+			ResetLatch(MyLatch);
+			if (napping)
+				pg_usleep(GATHER_US);
+		}
 	}
 }
