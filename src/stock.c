@@ -49,6 +49,21 @@ static int	peek_misses = 0;		/* items stock_peek looked up through the index */
 static bool hints_loaded = false;
 static RelFileNode hints_node;	/* the item table's file the hints point into */
 
+/*
+ * Entries touched inside subtransactions, as (entry, subtransaction) in the order of the
+ * touches: subtransaction ids only grow and subtransactions end innermost first, so the
+ * touches a rolled-back one made are the last ones (stock_subxact_abort), however many
+ * items the cache holds. Touches of the top level are not kept: it never rolls back alone.
+ */
+typedef struct Touch
+{
+	StockEntry *entry;
+	SubTransactionId subid;
+} Touch;
+static Touch *touches = NULL;
+static int	ntouches = 0;
+static int	maxtouches = 0;
+
 /* the item columns the engine reads and writes */
 static const char *const item_colnames[] = {
 	"on_hand", "allocated", "backordered", "incoming", "available", "queue_head",
@@ -69,6 +84,23 @@ stock_init(void)
 									  ALLOCSET_DEFAULT_SIZES);
 	stock_hash = bo_string_hash("backorder stock", sizeof(StockEntry), stock_cxt);
 	stock_dirty = NIL;
+}
+
+/* This subtransaction reads or changes entry e. */
+static void
+entry_touch(StockEntry *e)
+{
+	SubTransactionId sub = GetCurrentSubTransactionId();
+
+	if (e->touched_subid >= sub)
+		return;
+	e->touched_subid = sub;
+	if (sub == TopSubTransactionId)
+		return;
+	touches = bo_grow(touches, ntouches, &maxtouches, sizeof(Touch), stock_cxt);
+	touches[ntouches].entry = e;
+	touches[ntouches].subid = sub;
+	ntouches++;
 }
 
 /* Raise an error if a subtransaction rolled back changes the cache could not undo. */
@@ -109,7 +141,7 @@ stock_find(const char *sku)
 		return NULL;
 	}
 	if (e)
-		e->touched_subid = Max(e->touched_subid, GetCurrentSubTransactionId());
+		entry_touch(e);
 	return e;
 }
 
@@ -240,7 +272,7 @@ entry_from_slot(StockEntry *e, Relation rel, TupleTableSlot *slot)
 	e->tid = slot->tts_tid;
 	e->dirty = false;
 	e->foreign_lines = false;
-	e->touched_subid = GetCurrentSubTransactionId();
+	e->touched_subid = InvalidSubTransactionId;	/* entry_enter touches it */
 	e->dirty_subid = InvalidSubTransactionId;
 }
 
@@ -269,6 +301,8 @@ entry_enter(const char *sku, const StockEntry *src)
 	e->sku = key;
 	e->held = true;
 	e->supplier_id = src->supplier_id ? pstrdup(src->supplier_id) : NULL;
+	e->touched_subid = InvalidSubTransactionId;
+	entry_touch(e);
 	MemoryContextSwitchTo(old);
 	return e;
 }
@@ -561,7 +595,7 @@ stock_changed(StockEntry *e)
 {
 	SubTransactionId sub = GetCurrentSubTransactionId();
 
-	e->touched_subid = Max(e->touched_subid, sub);
+	entry_touch(e);
 	if (!e->dirty)
 	{
 		MemoryContext old = MemoryContextSwitchTo(stock_cxt);
@@ -578,6 +612,8 @@ void
 stock_forget(const char *sku)
 {
 	StockEntry *e;
+	int			i,
+				kept;
 
 	if (stock_hash == NULL)
 		return;
@@ -587,6 +623,10 @@ stock_forget(const char *sku)
 	if (e->dirty)
 		elog(ERROR, "backorder: item \"%s\" changed while its counters were unwritten", sku);
 	last_hint = NULL;
+	for (i = 0, kept = 0; i < ntouches; i++)
+		if (touches[i].entry != e)
+			touches[kept++] = touches[i];
+	ntouches = kept;
 	hash_search(stock_hash, &sku, HASH_REMOVE, NULL);
 }
 
@@ -681,6 +721,8 @@ stock_reset(void)
 	hints_loaded = false;
 	stock_dirty = NIL;
 	stock_lost = false;
+	touches = NULL;				/* it lived in stock_cxt */
+	ntouches = maxtouches = 0;
 }
 
 /*
@@ -693,20 +735,26 @@ stock_reset(void)
 void
 stock_subxact_abort(SubTransactionId subid)
 {
-	HASH_SEQ_STATUS seq;
 	StockEntry *e;
 	List	   *gone = NIL;
 	ListCell   *lc;
 
 	if (stock_hash == NULL)
 		return;
-	hash_seq_init(&seq, stock_hash);
-	while ((e = hash_seq_search(&seq)) != NULL)
+	/*
+	 * The touches of subid and its children are the last ones. An entry may have several,
+	 * and one dropped by a child's rollback may have left older ones behind, its element
+	 * since reused (dynahash keeps removed elements for reuse): whatever entry is there now
+	 * goes if it was touched since subid began, which is the rule.
+	 */
+	while (ntouches > 0 && touches[ntouches - 1].subid >= subid)
 	{
+		e = touches[--ntouches].entry;
 		if (e->touched_subid < subid)
-			continue;
+			continue;			/* not since subid began, or already in gone */
 		if (e->dirty && e->dirty_subid < subid)
 			stock_lost = true;
+		e->touched_subid = InvalidSubTransactionId;
 		gone = lappend(gone, e);
 	}
 	last_hint = NULL;
