@@ -94,13 +94,15 @@ entry_touch(StockEntry *e)
 
 	if (e->touched_subid >= sub)
 		return;
+	if (sub != TopSubTransactionId)
+	{
+		/* room first: an entry marked touched must have its record */
+		touches = bo_grow(touches, ntouches, &maxtouches, sizeof(Touch), stock_cxt);
+		touches[ntouches].entry = e;
+		touches[ntouches].subid = sub;
+		ntouches++;
+	}
 	e->touched_subid = sub;
-	if (sub == TopSubTransactionId)
-		return;
-	touches = bo_grow(touches, ntouches, &maxtouches, sizeof(Touch), stock_cxt);
-	touches[ntouches].entry = e;
-	touches[ntouches].subid = sub;
-	ntouches++;
 }
 
 /* Raise an error if a subtransaction rolled back changes the cache could not undo. */
@@ -180,6 +182,39 @@ item_queue_locktag(LOCKTAG *tag, const char *sku)
 	SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId, (uint32) (h >> 32), (uint32) h, ITEM_QUEUE_LOCK);
 }
 
+/*
+ * The version of the update chain that starts at tid which snap sees, into slot (a buffer
+ * heap tuple slot), as an index scan fetches it; but the page is pruned only when it is
+ * nearly full. An index scan prunes a page whenever less than the table's fillfactor
+ * reserve is free, and item leaves half of each page free for the new versions of its
+ * rows: a page whose rows had all been updated once was then pruned at every order that
+ * read it, 4% of a single-line order. Pruning at a fifth free still keeps room for the
+ * new versions of HOT updates.
+ */
+static bool
+fetch_chain(Relation rel, ItemPointer tid, Snapshot snap, TupleTableSlot *slot)
+{
+	BufferHeapTupleTableSlot *bslot = (BufferHeapTupleTableSlot *) slot;
+	Buffer		buf = ReadBuffer(rel, ItemPointerGetBlockNumber(tid));
+	ItemPointerData t = *tid;
+	bool		all_dead;
+	bool		found;
+
+	if (PageGetHeapFreeSpace(BufferGetPage(buf)) < BLCKSZ / 5)
+		heap_page_prune_opt(rel, buf);
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	found = heap_hot_search_buffer(&t, rel, buf, snap, &bslot->base.tupdata, &all_dead, true);
+	bslot->base.tupdata.t_self = t;
+	LockBuffer(buf, BUFFER_LOCK_UNLOCK);
+	if (found)
+	{
+		slot->tts_tableOid = RelationGetRelid(rel);
+		ExecStoreBufferHeapTuple(&bslot->base.tupdata, slot, buf);
+	}
+	ReleaseBuffer(buf);
+	return found;
+}
+
 /* Find an item's row through its primary key, as snap sees it, into slot. */
 static bool
 find_item_row(Relation rel, const char *sku, Snapshot snap, TupleTableSlot *slot)
@@ -187,13 +222,15 @@ find_item_row(Relation rel, const char *sku, Snapshot snap, TupleTableSlot *slot
 	Relation	idx = index_open(RelationGetPrimaryKeyIndex(rel), AccessShareLock);
 	IndexScanDesc scan;
 	ScanKeyData key;
-	bool		found;
+	ItemPointer tid;
+	bool		found = false;
 
 	ScanKeyEntryInitialize(&key, 0, 1, BTEqualStrategyNumber, InvalidOid,
 						   idx->rd_indcollation[0], F_TEXTEQ, CStringGetTextDatum(sku));
 	scan = index_beginscan(rel, idx, snap, 1, 0);
 	index_rescan(scan, &key, 1, NULL, 0);
-	found = index_getnext_slot(scan, ForwardScanDirection, slot);
+	while (!found && (tid = index_getnext_tid(scan, ForwardScanDirection)) != NULL)
+		found = fetch_chain(rel, tid, snap, slot);
 	index_endscan(scan);
 	index_close(idx, AccessShareLock);
 	return found;
@@ -612,8 +649,6 @@ void
 stock_forget(const char *sku)
 {
 	StockEntry *e;
-	int			i,
-				kept;
 
 	if (stock_hash == NULL)
 		return;
@@ -623,10 +658,8 @@ stock_forget(const char *sku)
 	if (e->dirty)
 		elog(ERROR, "backorder: item \"%s\" changed while its counters were unwritten", sku);
 	last_hint = NULL;
-	for (i = 0, kept = 0; i < ntouches; i++)
-		if (touches[i].entry != e)
-			touches[kept++] = touches[i];
-	ntouches = kept;
+	/* its touches stay behind: an element not touched since is never taken for dropping */
+	e->touched_subid = InvalidSubTransactionId;
 	hash_search(stock_hash, &sku, HASH_REMOVE, NULL);
 }
 
@@ -739,6 +772,8 @@ stock_subxact_abort(SubTransactionId subid)
 	List	   *gone = NIL;
 	ListCell   *lc;
 
+	/* a statement failed: no peek is under way (nothing between peek and claim runs SQL) */
+	stock_statement_end();
 	if (stock_hash == NULL)
 		return;
 	/*

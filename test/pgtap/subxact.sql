@@ -8,7 +8,7 @@
 -- unwritten change of the statement, touched in a subtransaction that rolls back: BO009).
 -- Every scenario ends with backorder.verify() being empty.
 \ir helpers.psql
-SELECT plan(21);
+SELECT plan(23);
 SET backorder.clock = '2026-02-01 10:00+00';
 
 -- items with stock and their receipts, written as a restore writes them (no trigger fires), so
@@ -97,6 +97,12 @@ SELECT is(pg_temp.it('L11') || ' | ' || pg_temp.it('L7'),
           'on_hand=2 alloc=1 back=0 incoming=0 avail=1 | on_hand=2 alloc=2 back=3 incoming=0 avail=-3',
           'L11: its bulk line only (x10, x1430 and x2010 rolled back); L7: a bulk line and four loop lines');
 SELECT is_empty('SELECT * FROM backorder.verify()', 'verify() empty after the loop');
+
+-- a failed order caught by its subtransaction leaves nothing open behind it: the item table
+-- can be altered next (ALTER TABLE refuses a table this session still has open)
+SELECT throws_ok($$INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('f1', 'SA', 1), ('f1', 'NO-SUCH', 1)$$,
+                 '23503', 'item "NO-SUCH" does not exist', 'a two-line order whose second sku is unknown -> 23503');
+SELECT lives_ok('ALTER TABLE backorder.item SET (fillfactor = 50)', 'then ALTER TABLE item works');
 
 -- the change that cannot be taken back alone. In a two-line statement for one item, the
 -- second line changes the cached counters (written at statement end); a shop trigger on
