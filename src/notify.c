@@ -43,6 +43,7 @@
 #include "storage/spin.h"
 #include "tcop/tcopprot.h"
 #include "utils/memutils.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 
 #define NOTIFY_DBS		8		/* databases served by workers at the same time */
@@ -51,6 +52,7 @@
 #define WORKER_IDLE_MS	1000	/* a worker without work exits after this long */
 #define START_STALE_MS	10000	/* a registered worker that never attached is given up */
 #define GATHER_US		1000	/* after a wake-up, let the commits of a moment gather */
+#define SUCCEED_MS		1000	/* a worker that failed with work left: its successor's pause */
 #define POLL_MS			2		/* a worker with recent work reads its ring this often */
 #define NAP_AFTER_MS	100		/* and asks to be woken instead after this long without */
 
@@ -202,10 +204,18 @@ notify_directly(void)
 	npending = 0;
 }
 
-/* Register a worker for ring r; false when none can be started. */
-static bool
-start_worker(int r)
+/* what a worker is told at its start (bgw_extra) */
+typedef struct WorkerStart
 {
+	Oid			dboid;			/* the database to serve */
+	bool		pause;			/* wait SUCCEED_MS first: the last worker failed */
+} WorkerStart;
+
+/* Register a worker for ring r of database dboid; false when none can be started. */
+static bool
+start_worker(int r, Oid dboid, bool pause)
+{
+	WorkerStart ws = {dboid, pause};
 	BackgroundWorker w;
 
 	Dl_info		self;
@@ -221,12 +231,54 @@ start_worker(int r)
 	else
 		snprintf(w.bgw_library_name, BGW_MAXLEN, "backorder");
 	snprintf(w.bgw_function_name, BGW_MAXLEN, "bo_notifier_main");
-	snprintf(w.bgw_name, BGW_MAXLEN, "backorder notifier for database %u", MyDatabaseId);
+	snprintf(w.bgw_name, BGW_MAXLEN, "backorder notifier for database %u", dboid);
 	snprintf(w.bgw_type, BGW_MAXLEN, "backorder notifier");
 	w.bgw_main_arg = Int32GetDatum(r);
-	memcpy(w.bgw_extra, &MyDatabaseId, sizeof(Oid));
+	StaticAssertStmt(sizeof(WorkerStart) <= BGW_EXTRALEN, "WorkerStart too large");
+	memcpy(w.bgw_extra, &ws, sizeof(ws));
 	w.bgw_notify_pid = 0;
 	return RegisterDynamicBackgroundWorker(&w, NULL);
+}
+
+/*
+ * Free the rings that still hold ids of a database that no longer exists (its worker was
+ * terminated by DROP DATABASE ... WITH (FORCE) before it sent them, and its successor
+ * could not connect): nothing would ever free them. True when one was freed. Called
+ * without the mutex, inside a transaction (it looks the databases up).
+ */
+static bool
+reclaim_stranded(void)
+{
+	Oid			dbs[NOTIFY_DBS];
+	bool		freed = false;
+	int			r;
+
+	SpinLockAcquire(&shared->mutex);
+	for (r = 0; r < NOTIFY_DBS; r++)
+	{
+		NotifyRing *c = &shared->rings[r];
+
+		dbs[r] = c->worker_pid == 0 && !c->starting && c->head != c->tail ? c->dboid : InvalidOid;
+	}
+	SpinLockRelease(&shared->mutex);
+	for (r = 0; r < NOTIFY_DBS; r++)
+	{
+		NotifyRing *c = &shared->rings[r];
+
+		if (!OidIsValid(dbs[r]) || dbs[r] == MyDatabaseId ||
+			SearchSysCacheExists1(DATABASEOID, ObjectIdGetDatum(dbs[r])))
+			continue;
+		SpinLockAcquire(&shared->mutex);
+		if (c->dboid == dbs[r] && c->worker_pid == 0 && !c->starting)
+		{
+			memset(c->state, POS_EMPTY, sizeof(c->state));
+			c->dboid = InvalidOid;
+			c->head = c->tail = 0;
+			freed = true;
+		}
+		SpinLockRelease(&shared->mutex);
+	}
+	return freed;
 }
 
 /*
@@ -241,6 +293,7 @@ notify_precommit(void)
 	int			r,
 				free_r = -1;
 	bool		need_start = false;
+	bool		reclaimed = false;
 	TimestampTz now = GetCurrentTimestamp();
 	uint64		start = 0;
 	int			i;
@@ -252,6 +305,7 @@ notify_precommit(void)
 		notify_directly();
 		return;
 	}
+retry:
 	SpinLockAcquire(&shared->mutex);
 	for (r = 0; r < NOTIFY_DBS; r++)
 	{
@@ -265,6 +319,14 @@ notify_precommit(void)
 		if (free_r < 0 && (c->dboid == InvalidOid ||
 						   (c->worker_pid == 0 && !c->starting && c->head == c->tail)))
 			free_r = r;
+	}
+	if (ring == NULL && free_r < 0 && !reclaimed)
+	{
+		SpinLockRelease(&shared->mutex);
+		reclaimed = true;
+		if (reclaim_stranded())
+			goto retry;
+		SpinLockAcquire(&shared->mutex);
 	}
 	if (ring == NULL && free_r >= 0)
 	{
@@ -306,7 +368,7 @@ notify_precommit(void)
 	reserved_ring = ring;
 	reserved_start = start;
 	reserved_n = npending;
-	if (need_start && !start_worker(r))
+	if (need_start && !start_worker(r, MyDatabaseId, false))
 	{
 		/* no worker: give the positions up (skipped by a later worker), notify directly */
 		SpinLockAcquire(&shared->mutex);
@@ -356,19 +418,53 @@ notify_preprepare(void)
 	notify_directly();
 }
 
-/* Worker exit: detach from the ring. */
+/* the worker is connected to its database */
+static bool notifier_connected = false;
+/* the worker was told to leave (SIGTERM: a shutdown, pg_terminate_backend, DROP DATABASE) */
+static volatile sig_atomic_t notifier_terminated = false;
+
+static void
+notifier_sigterm(SIGNAL_ARGS)
+{
+	notifier_terminated = true;
+	die(postgres_signal_arg);
+}
+
+/*
+ * Worker exit: detach from the ring. A worker that fails inside its transaction, leaving
+ * ids behind, registers its successor, which sends them after a pause of SUCCEED_MS (so
+ * that a lasting failure costs one attempt a second). Not when it was told to leave: the
+ * ids then wait for the next notifying commit of the database, which starts a worker (a
+ * DROP DATABASE ... WITH (FORCE) must not meet a successor connecting; reclaim_stranded
+ * frees the ring of a database that is gone). Nor when it never connected.
+ */
 static void
 notifier_detach(int code, Datum arg)
 {
-	NotifyRing *ring = &shared->rings[DatumGetInt32(arg)];
+	int			r = DatumGetInt32(arg);
+	NotifyRing *ring = &shared->rings[r];
+	Oid			dboid = InvalidOid;
 
 	SpinLockAcquire(&shared->mutex);
 	if (ring->worker_pid == MyProcPid)
 	{
 		ring->worker_pid = 0;
 		ring->latch = NULL;
+		if (notifier_connected && !notifier_terminated && ring->head != ring->tail &&
+			!ring->starting)
+		{
+			ring->starting = true;
+			ring->start_requested = GetCurrentTimestamp();
+			dboid = ring->dboid;
+		}
 	}
 	SpinLockRelease(&shared->mutex);
+	if (OidIsValid(dboid) && !start_worker(r, dboid, true))
+	{
+		SpinLockAcquire(&shared->mutex);
+		ring->starting = false;
+		SpinLockRelease(&shared->mutex);
+	}
 }
 
 /* How far a worker read its ring: what ring_release gives up once the ids are sent. */
@@ -463,22 +559,46 @@ bo_notifier_main(Datum arg)
 	int			r = DatumGetInt32(arg);
 	NotifyRing *ring;
 	Oid			dboid;
+	WorkerStart ws;
 	int64	   *ids;
 	TimestampTz idle_since;
 	bool		napping = false;	/* its latch is in the ring */
 
-	memcpy(&dboid, MyBgworkerEntry->bgw_extra, sizeof(Oid));
+	memcpy(&ws, MyBgworkerEntry->bgw_extra, sizeof(ws));
+	dboid = ws.dboid;
 	/*
-	 * SIGTERM (a shutdown, pg_terminate_backend) is handled at the next
+	 * SIGTERM (a shutdown, pg_terminate_backend) is noted and handled at the next
 	 * CHECK_FOR_INTERRUPTS, as in a backend. The default handler of background workers
 	 * raises FATAL inside the signal handler, wherever the worker is: inside its commit
 	 * that is a PANIC ("cannot abort transaction ..., it was already committed").
 	 */
-	pqsignal(SIGTERM, die);
+	pqsignal(SIGTERM, notifier_sigterm);
 	BackgroundWorkerUnblockSignals();
 	if (shared == NULL)
 		elog(ERROR, "backorder notifier: shared memory is not set up");
 	ring = &shared->rings[r];
+	if (ws.pause)
+	{
+		/* the last worker failed with work left: let a moment pass (see notifier_detach) */
+		TimestampTz until = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), SUCCEED_MS);
+		long		left;
+
+		while ((left = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), until)) > 0)
+		{
+			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 left, PG_WAIT_EXTENSION);
+			ResetLatch(MyLatch);
+			if (ProcDiePending)
+			{
+				/* terminated before it took the ring: the next notifying commit starts one */
+				SpinLockAcquire(&shared->mutex);
+				if (ring->dboid == dboid && ring->worker_pid == 0)
+					ring->starting = false;
+				SpinLockRelease(&shared->mutex);
+				CHECK_FOR_INTERRUPTS();
+			}
+		}
+	}
 
 	SpinLockAcquire(&shared->mutex);
 	if (ring->dboid != dboid || ring->worker_pid != 0)
@@ -493,6 +613,7 @@ bo_notifier_main(Datum arg)
 	before_shmem_exit(notifier_detach, Int32GetDatum(r));
 
 	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
+	notifier_connected = true;
 	pgstat_report_appname("backorder notifier");
 	ids = MemoryContextAlloc(TopMemoryContext, sizeof(int64) * NOTIFY_BATCH);
 	idle_since = GetCurrentTimestamp();

@@ -214,4 +214,93 @@ is(scalar(@missing), 0, 'every event of the orders was heard, however often the 
 	or diag("not heard: @missing[0 .. (@missing > 20 ? 19 : $#missing)] ($herr)");
 note("$count; events: " . scalar(@events) . ', heard twice: ' . (@heard - keys %heard));
 $busy->stop;
+
+# 4. a worker that fails inside its transaction, and nobody commits after it: its successor
+# (registered as it leaves, started a second later) sends what it left. Databases shop and
+# gone set lock_timeout = 5ms, so their worker fails ("canceling statement due to lock
+# timeout") when it waits that long for PostgreSQL's NOTIFY lock, and a noise session keeps
+# that lock taken (each of its commits holds it through a commit_delay of 50 ms).
+# Then a database dropped WITH (FORCE) while its ring holds unsent ids: nothing will ever
+# send them, and its ring is freed when another database needs it (r1 .. r7 keep seven
+# rings busy, r8 needs the eighth).
+my $stuck = PostgreSQL::Test::Cluster->new('stuck');
+$stuck->init;
+$stuck->append_conf('postgresql.conf', qq(
+shared_preload_libraries = '$PRELOAD'
+synchronous_commit = off
+fsync = on
+max_worker_processes = 20
+));
+$stuck->start;
+$stuck->safe_psql('postgres', 'CREATE TABLE noise (x int)');
+for my $db ('shop', 'gone', map { "r$_" } 1 .. 8)
+{
+	$stuck->safe_psql('postgres', "CREATE DATABASE $db");
+	$stuck->safe_psql($db, q{CREATE EXTENSION backorder;
+		INSERT INTO backorder.item (sku) VALUES ('N1')});
+}
+$stuck->safe_psql('postgres', "ALTER DATABASE $_ SET lock_timeout = '5ms'") for ('shop', 'gone');
+
+# psql running $sql $n times in database $db of $node, in the background
+sub repeat_sql
+{
+	my ($node, $db, $sql, $n, $setup) = @_;
+	my $f = PostgreSQL::Test::Utils::tempdir() . '/repeat.sql';
+	PostgreSQL::Test::Utils::append_to_file($f, ($setup // '') . "$sql\n" x $n);
+	my ($o, $e) = ('', '');
+	return IPC::Run::start(
+		[ 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-f', $f, '-d', $node->connstr($db) ],
+		'<', \undef, '>', \$o, '2>', \$e);
+}
+my $noise_sql = 'BEGIN; INSERT INTO noise VALUES (1); NOTIFY other_channel; COMMIT;';
+my $noise_setup = "SET synchronous_commit = on;\nSET commit_delay = 50000;\nSET commit_siblings = 0;\n";
+
+my $stop4 = PostgreSQL::Test::Utils::tempdir() . '/stop4';
+my ($h4, $e4) = ('', '');
+my $listen4 = IPC::Run::start(
+	[ $python, "$FindBin::RealBin/listen_ids.py", $stuck->connstr('shop'), $stop4 ],
+	'<', \undef, '>', \$h4, '2>', \$e4);
+$listen4->pump until $h4 =~ /^ready$/m || !$listen4->pumpable;
+my $noise = repeat_sql($stuck, 'postgres', $noise_sql, 100, $noise_setup);    # about 5 s
+my $shop_orders = repeat_sql($stuck, 'shop',
+	q{INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('s', 'N1', 1); SELECT pg_sleep(0.01);},
+	200);
+ok($shop_orders->finish, 'shop: 200 orders while its worker keeps failing');
+ok($noise->finish, 'the noise session ran to its end');
+# no commit in shop after this: the ids left on the ring go out with a successor
+PostgreSQL::Test::Utils::append_to_file($stop4, 'stop');
+$listen4->finish;
+my ($count4, @heard4) = split /\n/, $h4 =~ s/\A.*?^ready\n//msr;
+my %heard4 = map { $_ => 1 } @heard4;
+my @missing4 = grep { !$heard4{$_} }
+  split /\n/, $stuck->safe_psql('shop', 'SELECT event_id FROM backorder.event');
+is(scalar(@missing4), 0, 'every event of shop was heard, with no commit after the last failure')
+	or diag("not heard: @missing4[0 .. (@missing4 > 20 ? 19 : $#missing4)] ($e4)");
+my $fails = () = slurp_file($stuck->logfile) =~ /canceling statement due to lock timeout/g;
+cmp_ok($fails, '>=', 1, 'the worker did fail inside its transaction');
+note("shop's worker failed $fails times; $count4");
+
+# gone: its ring keeps ids no worker will send once the database is dropped
+$noise = repeat_sql($stuck, 'postgres', $noise_sql, 60, $noise_setup);    # about 3 s
+order($stuck, 'gone', "g$_") for 1 .. 5;
+$stuck->safe_psql('postgres', 'DROP DATABASE gone WITH (FORCE)');
+ok($noise->finish, 'gone dropped while its worker was failing');
+wait_workers($stuck, '', 'no worker left (shop\'s left after a second; gone\'s could not connect)');
+# seven databases keep their workers busy; the eighth needs the ring gone left behind
+my @busy7 = map { repeat_sql($stuck, "r$_",
+	q{INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('b', 'N1', 1); SELECT pg_sleep(0.02);},
+	400) } 1 .. 7;
+wait_workers($stuck, 'r1,r2,r3,r4,r5,r6,r7', 'r1 .. r7 have their workers');
+order($stuck, 'r8', 'last');
+my $got8 = '';
+for (1 .. 100)
+{
+	$got8 = workers($stuck);
+	last if $got8 =~ /r8/;
+	usleep(50_000);
+}
+like($got8, qr/\br8\b/, 'r8 gets a ring and a worker: the ring of the dropped database was freed');
+$_->kill_kill for @busy7;
+verify_is_empty($stuck, $_, "verify() is empty in $_") for ('shop', 'r8');
+$stuck->stop;
 done_testing();
