@@ -31,6 +31,7 @@
 #include <dlfcn.h>
 
 #include "access/parallel.h"
+#include "funcapi.h"
 #include "access/xact.h"
 #include "commands/async.h"
 #include "miscadmin.h"
@@ -42,6 +43,7 @@
 #include "storage/shmem.h"
 #include "storage/spin.h"
 #include "tcop/tcopprot.h"
+#include "utils/builtins.h"
 #include "utils/memutils.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
@@ -215,12 +217,15 @@ typedef struct WorkerStart
 static bool
 start_worker(int r, Oid dboid, bool pause)
 {
-	WorkerStart ws = {dboid, pause};
+	WorkerStart ws;
 	BackgroundWorker w;
 
 	Dl_info		self;
 
 	memset(&w, 0, sizeof(w));
+	memset(&ws, 0, sizeof(ws));
+	ws.dboid = dboid;
+	ws.pause = pause;
 	w.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
 	w.bgw_start_time = BgWorkerStart_RecoveryFinished;
 	w.bgw_restart_time = BGW_NEVER_RESTART;
@@ -241,13 +246,24 @@ start_worker(int r, Oid dboid, bool pause)
 }
 
 /*
+ * A worker was registered for ring c and has not attached yet (a registration older than
+ * START_STALE_MS is taken for failed: its worker, if it ever comes, finds the ring given
+ * away or taken and leaves). Called with the mutex held.
+ */
+static bool
+ring_starting(const NotifyRing *c, TimestampTz now)
+{
+	return c->starting && !TimestampDifferenceExceeds(c->start_requested, now, START_STALE_MS);
+}
+
+/*
  * Free the rings that still hold ids of a database that no longer exists (its worker was
  * terminated by DROP DATABASE ... WITH (FORCE) before it sent them, and its successor
  * could not connect): nothing would ever free them. True when one was freed. Called
  * without the mutex, inside a transaction (it looks the databases up).
  */
 static bool
-reclaim_stranded(void)
+reclaim_stranded(TimestampTz now)
 {
 	Oid			dbs[NOTIFY_DBS];
 	bool		freed = false;
@@ -258,7 +274,8 @@ reclaim_stranded(void)
 	{
 		NotifyRing *c = &shared->rings[r];
 
-		dbs[r] = c->worker_pid == 0 && !c->starting && c->head != c->tail ? c->dboid : InvalidOid;
+		dbs[r] = c->worker_pid == 0 && !ring_starting(c, now) && c->head != c->tail ?
+			c->dboid : InvalidOid;
 	}
 	SpinLockRelease(&shared->mutex);
 	for (r = 0; r < NOTIFY_DBS; r++)
@@ -269,7 +286,7 @@ reclaim_stranded(void)
 			SearchSysCacheExists1(DATABASEOID, ObjectIdGetDatum(dbs[r])))
 			continue;
 		SpinLockAcquire(&shared->mutex);
-		if (c->dboid == dbs[r] && c->worker_pid == 0 && !c->starting)
+		if (c->dboid == dbs[r] && c->worker_pid == 0 && !ring_starting(c, now))
 		{
 			memset(c->state, POS_EMPTY, sizeof(c->state));
 			c->dboid = InvalidOid;
@@ -317,14 +334,15 @@ retry:
 			break;
 		}
 		if (free_r < 0 && (c->dboid == InvalidOid ||
-						   (c->worker_pid == 0 && !c->starting && c->head == c->tail)))
+						   (c->worker_pid == 0 && !ring_starting(c, now) && c->head == c->tail)))
 			free_r = r;
 	}
 	if (ring == NULL && free_r < 0 && !reclaimed)
 	{
 		SpinLockRelease(&shared->mutex);
 		reclaimed = true;
-		if (reclaim_stranded())
+		/* (a catalog look-up: an error here fails the commit before anything is reserved) */
+		if (reclaim_stranded(now))
 			goto retry;
 		SpinLockAcquire(&shared->mutex);
 	}
@@ -342,9 +360,7 @@ retry:
 	{
 		start = ring->head;
 		ring->head += npending;
-		if (ring->worker_pid == 0 &&
-			(!ring->starting ||
-			 TimestampDifferenceExceeds(ring->start_requested, now, START_STALE_MS)))
+		if (ring->worker_pid == 0 && !ring_starting(ring, now))
 		{
 			ring->starting = true;
 			ring->start_requested = now;
@@ -433,10 +449,13 @@ notifier_sigterm(SIGNAL_ARGS)
 /*
  * Worker exit: detach from the ring. A worker that fails inside its transaction, leaving
  * ids behind, registers its successor, which sends them after a pause of SUCCEED_MS (so
- * that a lasting failure costs one attempt a second). Not when it was told to leave: the
- * ids then wait for the next notifying commit of the database, which starts a worker (a
- * DROP DATABASE ... WITH (FORCE) must not meet a successor connecting; reclaim_stranded
- * frees the ring of a database that is gone). Nor when it never connected.
+ * that a lasting failure costs one attempt a second); when no worker slot is free for it,
+ * the ids wait for the database's next notifying commit, which starts a worker. A worker
+ * told to leave (SIGTERM) before it got here leaves them to that commit too: a shutdown
+ * or a DROP DATABASE need no successor (one registered all the same, by a SIGTERM coming
+ * while the worker was already leaving, is harmless: it is not started at a shutdown, and
+ * for a dropped database it pauses unconnected, then fails to connect). Nor does a worker
+ * that never connected (its database is gone, say: reclaim_stranded frees the ring).
  */
 static void
 notifier_detach(int code, Datum arg)
@@ -686,4 +705,56 @@ bo_notifier_main(Datum arg)
 				pg_usleep(GATHER_US);
 		}
 	}
+}
+
+/*
+ * backorder.notifier_rings(): the rings of the notifier, one row per ring in use (a
+ * database's, or left by a dropped one): its database, its worker (NULL: none), whether a
+ * worker is being started, and how many runs of event ids wait on it.
+ */
+PG_FUNCTION_INFO_V1(bo_notifier_rings);
+Datum
+bo_notifier_rings(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	struct
+	{
+		Oid			dboid;
+		pid_t		worker_pid;
+		bool		starting;
+		uint64		head;
+		uint64		tail;
+	}			copy[NOTIFY_DBS];
+	TimestampTz now = GetCurrentTimestamp();
+	int			r;
+
+	InitMaterializedSRF(fcinfo, 0);
+	if (shared == NULL)
+		return (Datum) 0;
+	SpinLockAcquire(&shared->mutex);
+	for (r = 0; r < NOTIFY_DBS; r++)
+	{
+		copy[r].dboid = shared->rings[r].dboid;
+		copy[r].worker_pid = shared->rings[r].worker_pid;
+		copy[r].starting = ring_starting(&shared->rings[r], now);
+		copy[r].head = shared->rings[r].head;
+		copy[r].tail = shared->rings[r].tail;
+	}
+	SpinLockRelease(&shared->mutex);
+	for (r = 0; r < NOTIFY_DBS; r++)
+	{
+		Datum		values[5];
+		bool		nulls[5] = {false, false, false, false, false};
+
+		if (!OidIsValid(copy[r].dboid))
+			continue;
+		values[0] = Int32GetDatum(r + 1);
+		values[1] = ObjectIdGetDatum(copy[r].dboid);
+		values[2] = Int32GetDatum(copy[r].worker_pid);
+		nulls[2] = copy[r].worker_pid == 0;
+		values[3] = BoolGetDatum(copy[r].starting);
+		values[4] = Int64GetDatum((int64) (copy[r].head - copy[r].tail));
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
 }

@@ -105,6 +105,16 @@ CREATE FUNCTION backorder.purge_events(older_than timestamptz) RETURNS bigint
         SELECT pg_catalog.count(*) FROM gone;
     END;
 
+-- The notifier's rings (one per database it serves; see README, Events): for monitoring.
+CREATE FUNCTION backorder.notifier_rings(OUT ring integer, OUT datid oid, OUT worker_pid integer,
+                                         OUT starting boolean, OUT waiting_runs bigint)
+    RETURNS SETOF record
+    LANGUAGE c STRICT AS 'MODULE_PATHNAME', 'bo_notifier_rings';
+COMMENT ON FUNCTION backorder.notifier_rings() IS
+    'the notifier''s rings in use: database, worker pid (NULL: none), whether a worker is being started, runs of event ids waiting';
+REVOKE ALL ON FUNCTION backorder.notifier_rings() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION backorder.notifier_rings() TO pg_monitor;
+
 REVOKE ALL ON FUNCTION backorder.issue_due_purchase_orders(timestamptz) FROM PUBLIC;
 REVOKE ALL ON FUNCTION backorder.cancel_purchase_order(bigint) FROM PUBLIC;
 REVOKE ALL ON FUNCTION backorder.purge_events(timestamptz) FROM PUBLIC;

@@ -33,7 +33,7 @@
 -- control at the end shows the traps do fire for unqualified calls.
 -- psql settings, BEGIN (this file ends with ROLLBACK), SET CONSTRAINTS ALL IMMEDIATE, pg_temp.ln/it/lid
 \ir helpers.psql
-SELECT plan(84);
+SELECT plan(85);
 SET backorder.clock = '2026-03-01 08:00+00';
 
 -- roles (CREATE ROLE is transactional: nothing survives the ROLLBACK) --------------------
@@ -310,6 +310,8 @@ SELECT throws_ok($$INSERT INTO backorder.event (at, kind) VALUES (now(), 'fake')
                  'bo_app: INSERT event -> 42501');
 SELECT throws_ok($$SELECT backorder.purge_events(now())$$, '42501', 'permission denied for function purge_events',
                  'bo_app: purge_events -> 42501');
+SELECT throws_ok($$SELECT * FROM backorder.notifier_rings()$$, '42501', 'permission denied for function notifier_rings',
+                 'bo_app: notifier_rings (for pg_monitor) -> 42501');
 SELECT throws_ok($$INSERT INTO backorder.order_line (order_ref, sku, qty, status) VALUES ('r6', 'R2', 1, 'allocated')$$,
                  '428C9', 'column "status" of table "order_line" is maintained by backorder',
                  'bo_app: INSERT with a client status -> 428C9');

@@ -204,11 +204,11 @@ verify_is_empty($busy, 'postgres', 'verify() is empty');
 # the last worker may have been terminated with ids still on its ring: the next
 # notifying commit starts one that sends them
 order($busy, 'postgres', 'last');
-PostgreSQL::Test::Utils::append_to_file($stopfile, 'stop');
+my @events = split /\n/, $busy->safe_psql('postgres', 'SELECT event_id FROM backorder.event');
+PostgreSQL::Test::Utils::append_to_file($stopfile, scalar(@events));
 $listener->finish;
 my ($count, @heard) = split /\n/, $hout =~ s/\A.*?^ready\n//msr;
 my %heard = map { $_ => 1 } @heard;
-my @events = split /\n/, $busy->safe_psql('postgres', 'SELECT event_id FROM backorder.event');
 my @missing = grep { !$heard{$_} } @events;
 is(scalar(@missing), 0, 'every event of the orders was heard, however often the worker was terminated')
 	or diag("not heard: @missing[0 .. (@missing > 20 ? 19 : $#missing)] ($herr)");
@@ -241,6 +241,29 @@ for my $db ('shop', 'gone', map { "r$_" } 1 .. 8)
 }
 $stuck->safe_psql('postgres', "ALTER DATABASE $_ SET lock_timeout = '5ms'") for ('shop', 'gone');
 
+# orders in $db until its ring holds ids with no worker on it for 0.3 s (a worker failed
+# since the last order and its successor waits out its second; a worker that a commit
+# starts attaches at once); returns $db then, '' when that never came
+sub hold_ids
+{
+	my ($node, $db) = @_;
+	my $where = qq{d.datname = '$db' AND r.waiting_runs > 0 AND r.worker_pid IS NULL};
+	for my $k (1 .. 40)
+	{
+		order($node, $db, "h$k");
+		for (1 .. 20)
+		{
+			if (rings($node, $where))
+			{
+				usleep(300_000);
+				return $db if rings($node, $where);
+			}
+			usleep(25_000);
+		}
+	}
+	return '';
+}
+
 # psql running $sql $n times in database $db of $node, in the background
 sub repeat_sql
 {
@@ -252,6 +275,14 @@ sub repeat_sql
 		[ 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-f', $f, '-d', $node->connstr($db) ],
 		'<', \undef, '>', \$o, '2>', \$e);
 }
+sub rings
+{
+	my ($node, $where) = @_;
+	return $node->safe_psql('postgres',
+		qq{SELECT coalesce(string_agg(coalesce(d.datname, '(dropped)'), ',' ORDER BY d.datname), '')
+		     FROM backorder.notifier_rings() r LEFT JOIN pg_database d ON d.oid = r.datid
+		    WHERE $where});
+}
 my $noise_sql = 'BEGIN; INSERT INTO noise VALUES (1); NOTIFY other_channel; COMMIT;';
 my $noise_setup = "SET synchronous_commit = on;\nSET commit_delay = 50000;\nSET commit_siblings = 0;\n";
 
@@ -261,45 +292,60 @@ my $listen4 = IPC::Run::start(
 	[ $python, "$FindBin::RealBin/listen_ids.py", $stuck->connstr('shop'), $stop4 ],
 	'<', \undef, '>', \$h4, '2>', \$e4);
 $listen4->pump until $h4 =~ /^ready$/m || !$listen4->pumpable;
-my $noise = repeat_sql($stuck, 'postgres', $noise_sql, 100, $noise_setup);    # about 5 s
+$stuck->safe_psql('postgres', 'CREATE EXTENSION backorder');    # for notifier_rings()
+my $noise = repeat_sql($stuck, 'postgres', $noise_sql, 400, $noise_setup);    # about 20 s
 my $shop_orders = repeat_sql($stuck, 'shop',
 	q{INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('s', 'N1', 1); SELECT pg_sleep(0.01);},
 	200);
 ok($shop_orders->finish, 'shop: 200 orders while its worker keeps failing');
-ok($noise->finish, 'the noise session ran to its end');
-# no commit in shop after this: the ids left on the ring go out with a successor
-PostgreSQL::Test::Utils::append_to_file($stop4, 'stop');
+# orders until the ring holds ids and no worker (one failed since the last order), then no
+# commit in shop any more: those ids can only go out with a successor
+my $held = hold_ids($stuck, 'shop');
+is($held, 'shop', "shop's ring holds ids after its last order, its worker failed");
+$noise->kill_kill;
+my @events4 = split /\n/, $stuck->safe_psql('shop', 'SELECT event_id FROM backorder.event');
+PostgreSQL::Test::Utils::append_to_file($stop4, scalar(@events4));
 $listen4->finish;
 my ($count4, @heard4) = split /\n/, $h4 =~ s/\A.*?^ready\n//msr;
 my %heard4 = map { $_ => 1 } @heard4;
-my @missing4 = grep { !$heard4{$_} }
-  split /\n/, $stuck->safe_psql('shop', 'SELECT event_id FROM backorder.event');
+my @missing4 = grep { !$heard4{$_} } @events4;
 is(scalar(@missing4), 0, 'every event of shop was heard, with no commit after the last failure')
 	or diag("not heard: @missing4[0 .. (@missing4 > 20 ? 19 : $#missing4)] ($e4)");
 my $fails = () = slurp_file($stuck->logfile) =~ /canceling statement due to lock timeout/g;
 cmp_ok($fails, '>=', 1, 'the worker did fail inside its transaction');
 note("shop's worker failed $fails times; $count4");
 
-# gone: its ring keeps ids no worker will send once the database is dropped
-$noise = repeat_sql($stuck, 'postgres', $noise_sql, 60, $noise_setup);    # about 3 s
-order($stuck, 'gone', "g$_") for 1 .. 5;
+# gone: its ring keeps ids no worker will send once the database is dropped. Orders in
+# gone until its ring holds ids with no worker on it (between two failed attempts), then
+# the drop.
+$noise = repeat_sql($stuck, 'postgres', $noise_sql, 400, $noise_setup);    # about 20 s
+is(hold_ids($stuck, 'gone'), 'gone', "gone's ring holds ids, its worker failed");
 $stuck->safe_psql('postgres', 'DROP DATABASE gone WITH (FORCE)');
-ok($noise->finish, 'gone dropped while its worker was failing');
-wait_workers($stuck, '', 'no worker left (shop\'s left after a second; gone\'s could not connect)');
-# seven databases keep their workers busy; the eighth needs the ring gone left behind
+$noise->kill_kill;
+my $stranded = '';
+for (1 .. 100)
+{
+	$stranded = rings($stuck, q{d.datname IS NULL AND r.waiting_runs > 0 AND r.worker_pid IS NULL AND NOT r.starting});
+	last if $stranded;
+	usleep(100_000);
+}
+is($stranded, '(dropped)', 'after the drop its ring still holds them, with no worker to come');
+# seven databases keep their workers busy, and shop's ring is free: r1 .. r7 take shop's and
+# six free rings; the eighth database needs the ring gone left behind
 my @busy7 = map { repeat_sql($stuck, "r$_",
 	q{INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('b', 'N1', 1); SELECT pg_sleep(0.02);},
 	400) } 1 .. 7;
-wait_workers($stuck, 'r1,r2,r3,r4,r5,r6,r7', 'r1 .. r7 have their workers');
-order($stuck, 'r8', 'last');
-my $got8 = '';
-for (1 .. 100)
+my $have7 = '';
+for (1 .. 200)
 {
-	$got8 = workers($stuck);
-	last if $got8 =~ /r8/;
-	usleep(50_000);
+	$have7 = rings($stuck, q{d.datname LIKE 'r_' AND r.worker_pid IS NOT NULL});
+	last if $have7 eq 'r1,r2,r3,r4,r5,r6,r7';
+	usleep(100_000);
 }
-like($got8, qr/\br8\b/, 'r8 gets a ring and a worker: the ring of the dropped database was freed');
+is($have7, 'r1,r2,r3,r4,r5,r6,r7', 'r1 .. r7 have their rings, each with its worker');
+order($stuck, 'r8', 'last');
+is(rings($stuck, 'true'), 'r1,r2,r3,r4,r5,r6,r7,r8',
+	'r8 got a ring: the one the dropped database left was freed (8 rings, no other free)');
 $_->kill_kill for @busy7;
 verify_is_empty($stuck, $_, "verify() is empty in $_") for ('shop', 'r8');
 $stuck->stop;
