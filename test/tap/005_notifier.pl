@@ -72,6 +72,44 @@ sub order
 		qq{INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('$ref', 'N1', 2)});
 }
 
+# a started cluster with backorder preloaded and the settings $conf
+sub preloaded
+{
+	my ($name, $conf) = @_;
+	my $n = PostgreSQL::Test::Cluster->new($name);
+	$n->init;
+	$n->append_conf('postgresql.conf', "shared_preload_libraries = '$PRELOAD'\n$conf");
+	$n->start;
+	return $n;
+}
+
+# a listener (listen_ids.py) on database $db of $node, started and listening
+sub start_listener
+{
+	my ($node, $db) = @_;
+	my $l = { stop => PostgreSQL::Test::Utils::tempdir() . '/stop', out => '', err => '' };
+	$l->{run} = IPC::Run::start(
+		[ $python, "$FindBin::RealBin/listen_ids.py", $node->connstr($db), $l->{stop} ],
+		'<', \undef, '>', \$l->{out}, '2>', \$l->{err});
+	$l->{run}->pump until $l->{out} =~ /^ready$/m || !$l->{run}->pumpable;
+	return $l;
+}
+
+# stop listener $l once it heard every event of $db (or gave up) and check that it did
+sub heard_all
+{
+	my ($l, $node, $db, $name) = @_;
+	my @events = split /\n/, $node->safe_psql($db, 'SELECT event_id FROM backorder.event');
+	PostgreSQL::Test::Utils::append_to_file($l->{stop}, scalar(@events));
+	$l->{run}->finish;
+	my ($count, @heard) = split /\n/, $l->{out} =~ s/\A.*?^ready\n//msr;
+	my %heard = map { $_ => 1 } @heard;
+	my @missing = grep { !$heard{$_} } @events;
+	is(scalar(@missing), 0, $name)
+	  or diag("not heard: @missing[0 .. (@missing > 20 ? 19 : $#missing)] ($l->{err})");
+	note("$count; events: " . scalar(@events) . ', heard twice: ' . (@heard - keys %heard));
+}
+
 # 1. no preload: the committing backend notifies
 my $plain = PostgreSQL::Test::Cluster->new('nopreload');
 $plain->init;
@@ -84,13 +122,7 @@ is(workers($plain), '', 'no notifier worker runs without the preload');
 $plain->stop;
 
 # 2. preload: a worker per database, on demand
-my $node = PostgreSQL::Test::Cluster->new('preload');
-$node->init;
-$node->append_conf('postgresql.conf', qq(
-shared_preload_libraries = '$PRELOAD'
-max_worker_processes = 16
-));
-$node->start;
+my $node = preloaded('preload', "max_worker_processes = 16\n");
 for my $k (1 .. 10)
 {
 	$node->safe_psql('postgres', "CREATE DATABASE shop$k");
@@ -142,28 +174,16 @@ $node->stop;
 # transactions, a third session commits NOTIFYs of its own on another channel (with a row
 # written, so that each commit is flushed, with a commit_delay of 5 ms): PostgreSQL's
 # NOTIFY queue lock, which a notifying commit holds to its end, is then often held when
-# the worker wants it, and the termination interrupts its wait. (Before ids stayed on the ring until sent, about one
-# event in a thousand went unheard here.)
-my $busy = PostgreSQL::Test::Cluster->new('busy');
-$busy->init;
-$busy->append_conf('postgresql.conf', qq(
-shared_preload_libraries = '$PRELOAD'
-synchronous_commit = off
-fsync = on
-));
-$busy->start;
+# the worker wants it, and the termination interrupts its wait. (Before ids stayed on the
+# ring until sent, 10,051 of 20,001 events went unheard here.)
+my $busy = preloaded('busy', "synchronous_commit = off\nfsync = on\n");
 $busy->safe_psql('postgres', q{CREATE EXTENSION backorder;
 	INSERT INTO backorder.item (sku) VALUES ('N1')});
 my $orders = PostgreSQL::Test::Utils::tempdir() . '/orders.sql';
 PostgreSQL::Test::Utils::append_to_file($orders,
 	join('', map { "INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('s$_', 'N1', 1);\n" }
 		1 .. 20000));
-my $stopfile = PostgreSQL::Test::Utils::tempdir() . '/stop';
-my ($hout, $herr) = ('', '');
-my $listener = IPC::Run::start(
-	[ $python, "$FindBin::RealBin/listen_ids.py", $busy->connstr('postgres'), $stopfile ],
-	'<', \undef, '>', \$hout, '2>', \$herr);
-$listener->pump until $hout =~ /^ready$/m || !$listener->pumpable;
+my $listener = start_listener($busy, 'postgres');
 my ($lout, $lerr) = ('', '');
 my $load = IPC::Run::start(
 	[ 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-f', $orders, '-d', $busy->connstr('postgres') ],
@@ -204,15 +224,8 @@ verify_is_empty($busy, 'postgres', 'verify() is empty');
 # the last worker may have been terminated with ids still on its ring: the next
 # notifying commit starts one that sends them
 order($busy, 'postgres', 'last');
-my @events = split /\n/, $busy->safe_psql('postgres', 'SELECT event_id FROM backorder.event');
-PostgreSQL::Test::Utils::append_to_file($stopfile, scalar(@events));
-$listener->finish;
-my ($count, @heard) = split /\n/, $hout =~ s/\A.*?^ready\n//msr;
-my %heard = map { $_ => 1 } @heard;
-my @missing = grep { !$heard{$_} } @events;
-is(scalar(@missing), 0, 'every event of the orders was heard, however often the worker was terminated')
-	or diag("not heard: @missing[0 .. (@missing > 20 ? 19 : $#missing)] ($herr)");
-note("$count; events: " . scalar(@events) . ', heard twice: ' . (@heard - keys %heard));
+heard_all($listener, $busy, 'postgres',
+	'every event of the orders was heard, however often the worker was terminated');
 $busy->stop;
 
 # 4. a worker that fails inside its transaction, and nobody commits after it: its successor
@@ -223,15 +236,7 @@ $busy->stop;
 # Then a database dropped WITH (FORCE) while its ring holds unsent ids: nothing will ever
 # send them, and its ring is freed when another database needs it (r1 .. r7 keep seven
 # rings busy, r8 needs the eighth).
-my $stuck = PostgreSQL::Test::Cluster->new('stuck');
-$stuck->init;
-$stuck->append_conf('postgresql.conf', qq(
-shared_preload_libraries = '$PRELOAD'
-synchronous_commit = off
-fsync = on
-max_worker_processes = 20
-));
-$stuck->start;
+my $stuck = preloaded('stuck', "synchronous_commit = off\nfsync = on\nmax_worker_processes = 20\n");
 $stuck->safe_psql('postgres', 'CREATE TABLE noise (x int)');
 for my $db ('shop', 'gone', map { "r$_" } 1 .. 8)
 {
@@ -286,12 +291,7 @@ sub rings
 my $noise_sql = 'BEGIN; INSERT INTO noise VALUES (1); NOTIFY other_channel; COMMIT;';
 my $noise_setup = "SET synchronous_commit = on;\nSET commit_delay = 50000;\nSET commit_siblings = 0;\n";
 
-my $stop4 = PostgreSQL::Test::Utils::tempdir() . '/stop4';
-my ($h4, $e4) = ('', '');
-my $listen4 = IPC::Run::start(
-	[ $python, "$FindBin::RealBin/listen_ids.py", $stuck->connstr('shop'), $stop4 ],
-	'<', \undef, '>', \$h4, '2>', \$e4);
-$listen4->pump until $h4 =~ /^ready$/m || !$listen4->pumpable;
+my $listen4 = start_listener($stuck, 'shop');
 $stuck->safe_psql('postgres', 'CREATE EXTENSION backorder');    # for notifier_rings()
 my $noise = repeat_sql($stuck, 'postgres', $noise_sql, 400, $noise_setup);    # about 20 s
 my $shop_orders = repeat_sql($stuck, 'shop',
@@ -303,17 +303,10 @@ ok($shop_orders->finish, 'shop: 200 orders while its worker keeps failing');
 my $held = hold_ids($stuck, 'shop');
 is($held, 'shop', "shop's ring holds ids after its last order, its worker failed");
 $noise->kill_kill;
-my @events4 = split /\n/, $stuck->safe_psql('shop', 'SELECT event_id FROM backorder.event');
-PostgreSQL::Test::Utils::append_to_file($stop4, scalar(@events4));
-$listen4->finish;
-my ($count4, @heard4) = split /\n/, $h4 =~ s/\A.*?^ready\n//msr;
-my %heard4 = map { $_ => 1 } @heard4;
-my @missing4 = grep { !$heard4{$_} } @events4;
-is(scalar(@missing4), 0, 'every event of shop was heard, with no commit after the last failure')
-	or diag("not heard: @missing4[0 .. (@missing4 > 20 ? 19 : $#missing4)] ($e4)");
+heard_all($listen4, $stuck, 'shop', 'every event of shop was heard, with no commit after the last failure');
 my $fails = () = slurp_file($stuck->logfile) =~ /canceling statement due to lock timeout/g;
 cmp_ok($fails, '>=', 1, 'the worker did fail inside its transaction');
-note("shop's worker failed $fails times; $count4");
+note("shop's worker failed $fails times");
 
 # gone: its ring keeps ids no worker will send once the database is dropped. Orders in
 # gone until its ring holds ids with no worker on it (between two failed attempts), then
