@@ -20,6 +20,7 @@
 #include "storage/lmgr.h"
 #include "storage/lock.h"
 #include "miscadmin.h"
+#include "pgstat.h"
 #include "commands/trigger.h"
 #include "executor/executor.h"
 #include "access/stratnum.h"
@@ -192,18 +193,18 @@ item_queue_locktag(LOCKTAG *tag, const char *sku)
  * new versions of HOT updates.
  */
 static bool
-fetch_chain(Relation rel, ItemPointer tid, Snapshot snap, TupleTableSlot *slot)
+fetch_chain(Relation rel, ItemPointer tid, Snapshot snap, TupleTableSlot *slot, bool *all_dead)
 {
 	BufferHeapTupleTableSlot *bslot = (BufferHeapTupleTableSlot *) slot;
 	Buffer		buf = ReadBuffer(rel, ItemPointerGetBlockNumber(tid));
 	ItemPointerData t = *tid;
-	bool		all_dead;
 	bool		found;
 
+	Assert(TTS_IS_BUFFERTUPLE(slot));
 	if (PageGetHeapFreeSpace(BufferGetPage(buf)) < BLCKSZ / 5)
 		heap_page_prune_opt(rel, buf);
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
-	found = heap_hot_search_buffer(&t, rel, buf, snap, &bslot->base.tupdata, &all_dead, true);
+	found = heap_hot_search_buffer(&t, rel, buf, snap, &bslot->base.tupdata, all_dead, true);
 	bslot->base.tupdata.t_self = t;
 	LockBuffer(buf, BUFFER_LOCK_UNLOCK);
 	if (found)
@@ -230,7 +231,15 @@ find_item_row(Relation rel, const char *sku, Snapshot snap, TupleTableSlot *slot
 	scan = index_beginscan(rel, idx, snap, 1, 0);
 	index_rescan(scan, &key, 1, NULL, 0);
 	while (!found && (tid = index_getnext_tid(scan, ForwardScanDirection)) != NULL)
-		found = fetch_chain(rel, tid, snap, slot);
+	{
+		bool		all_dead = false;
+
+		found = fetch_chain(rel, tid, snap, slot, &all_dead);
+		/* as an index scan does: a chain dead to everyone marks its index entry dead */
+		scan->kill_prior_tuple = all_dead && !scan->xactStartedInRecovery;
+	}
+	if (found)
+		pgstat_count_heap_fetch(idx);
 	index_endscan(scan);
 	index_close(idx, AccessShareLock);
 	return found;
@@ -324,6 +333,9 @@ entry_enter(const char *sku, const StockEntry *src)
 
 	if (stock_hash == NULL)
 		stock_init();
+	/* room for its touch first: a held entry must not lack its record (see entry_touch) */
+	if (GetCurrentSubTransactionId() != TopSubTransactionId)
+		touches = bo_grow(touches, ntouches, &maxtouches, sizeof(Touch), stock_cxt);
 	old = MemoryContextSwitchTo(stock_cxt);
 	e = hint_for(sku);
 	if (e)
@@ -524,6 +536,7 @@ fetch_hinted(Relation rel, StockEntry *hint, Snapshot snap, TupleTableSlot *slot
  * buffer pin belongs to the current owner.
  */
 static Relation peek_rel = NULL;
+static SubTransactionId peek_subid = InvalidSubTransactionId;	/* a peek under way, in it */
 
 static void
 peek_open(void)
@@ -571,6 +584,7 @@ stock_peek(const char *sku, StockPeek *p)
 		return false;
 	p->rel = peek_rel;
 	p->slot = table_slot_create(p->rel, NULL);
+	peek_subid = GetCurrentSubTransactionId();
 	CommandCounterIncrement();
 	snap = RegisterSnapshot(GetLatestSnapshot());
 	hint = hint_for(sku);
@@ -594,6 +608,7 @@ stock_peek(const char *sku, StockPeek *p)
 void
 stock_unpeek(StockPeek *p)
 {
+	peek_subid = InvalidSubTransactionId;
 	ExecDropSingleTupleTableSlot(p->slot);
 }
 
@@ -748,6 +763,7 @@ stock_reset(void)
 {
 	stock_cxt = NULL;
 	stock_hash = NULL;
+	peek_subid = InvalidSubTransactionId;
 	peek_rel = NULL;			/* released with the transaction's resource owner */
 	last_hint = NULL;
 	peek_misses = 0;
@@ -772,8 +788,16 @@ stock_subxact_abort(SubTransactionId subid)
 	List	   *gone = NIL;
 	ListCell   *lc;
 
-	/* a statement failed: no peek is under way (nothing between peek and claim runs SQL) */
-	stock_statement_end();
+	/*
+	 * A statement failed: let go of the item table, unless a peek begun before this
+	 * subtransaction is still under way (a function of an index on item, with an
+	 * exception block, called by the claim's index insertion). A peek begun inside it
+	 * ended with it.
+	 */
+	if (peek_subid >= subid)
+		peek_subid = InvalidSubTransactionId;
+	if (peek_subid == InvalidSubTransactionId)
+		stock_statement_end();
 	if (stock_hash == NULL)
 		return;
 	/*
