@@ -50,15 +50,14 @@ static int	maxpending = 0;
 static text *
 event_text(const char *s)
 {
-	size_t		len;
+	MemoryContext old;
 	text	   *t;
 
 	if (s == NULL)
 		return NULL;
-	len = strlen(s);
-	t = MemoryContextAlloc(events_cxt, VARHDRSZ + len);
-	SET_VARSIZE(t, VARHDRSZ + len);
-	memcpy(VARDATA(t), s, len);
+	old = MemoryContextSwitchTo(events_cxt);
+	t = cstring_to_text(s);
+	MemoryContextSwitchTo(old);
 	return t;
 }
 

@@ -43,7 +43,6 @@
 #include "storage/shmem.h"
 #include "storage/spin.h"
 #include "tcop/tcopprot.h"
-#include "utils/builtins.h"
 #include "utils/memutils.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
@@ -463,6 +462,7 @@ notifier_detach(int code, Datum arg)
 	int			r = DatumGetInt32(arg);
 	NotifyRing *ring = &shared->rings[r];
 	Oid			dboid = InvalidOid;
+	TimestampTz now = GetCurrentTimestamp();
 
 	SpinLockAcquire(&shared->mutex);
 	if (ring->worker_pid == MyProcPid)
@@ -470,10 +470,10 @@ notifier_detach(int code, Datum arg)
 		ring->worker_pid = 0;
 		ring->latch = NULL;
 		if (notifier_connected && !notifier_terminated && ring->head != ring->tail &&
-			!ring->starting)
+			!ring_starting(ring, now))
 		{
 			ring->starting = true;
-			ring->start_requested = GetCurrentTimestamp();
+			ring->start_requested = now;
 			dboid = ring->dboid;
 		}
 	}

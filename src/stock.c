@@ -87,6 +87,18 @@ stock_init(void)
 	stock_dirty = NIL;
 }
 
+/*
+ * Room for one more touch record, when the current subtransaction keeps them: taken before
+ * an entry is marked touched (or held), so that a failed allocation leaves no entry
+ * without its record.
+ */
+static void
+touch_room(void)
+{
+	if (GetCurrentSubTransactionId() != TopSubTransactionId)
+		touches = bo_grow(touches, ntouches, &maxtouches, sizeof(Touch), stock_cxt);
+}
+
 /* This subtransaction reads or changes entry e. */
 static void
 entry_touch(StockEntry *e)
@@ -97,8 +109,7 @@ entry_touch(StockEntry *e)
 		return;
 	if (sub != TopSubTransactionId)
 	{
-		/* room first: an entry marked touched must have its record */
-		touches = bo_grow(touches, ntouches, &maxtouches, sizeof(Touch), stock_cxt);
+		touch_room();
 		touches[ntouches].entry = e;
 		touches[ntouches].subid = sub;
 		ntouches++;
@@ -208,10 +219,7 @@ fetch_chain(Relation rel, ItemPointer tid, Snapshot snap, TupleTableSlot *slot, 
 	bslot->base.tupdata.t_self = t;
 	LockBuffer(buf, BUFFER_LOCK_UNLOCK);
 	if (found)
-	{
-		slot->tts_tableOid = RelationGetRelid(rel);
-		ExecStoreBufferHeapTuple(&bslot->base.tupdata, slot, buf);
-	}
+		ExecStoreBufferHeapTuple(&bslot->base.tupdata, slot, buf);	/* sets tts_tableOid */
 	ReleaseBuffer(buf);
 	return found;
 }
@@ -333,9 +341,7 @@ entry_enter(const char *sku, const StockEntry *src)
 
 	if (stock_hash == NULL)
 		stock_init();
-	/* room for its touch first: a held entry must not lack its record (see entry_touch) */
-	if (GetCurrentSubTransactionId() != TopSubTransactionId)
-		touches = bo_grow(touches, ntouches, &maxtouches, sizeof(Touch), stock_cxt);
+	touch_room();				/* before the entry is held */
 	old = MemoryContextSwitchTo(stock_cxt);
 	e = hint_for(sku);
 	if (e)
@@ -515,18 +521,6 @@ fetch_hinted(Relation rel, StockEntry *hint, Snapshot snap, TupleTableSlot *slot
 }
 
 /*
- * Claiming an item by writing it. An order line's first touch of an item usually changes
- * its counters at once, so instead of locking the row (a WAL record) and writing the new
- * counters at statement end (another), stock_peek reads the newest version of the row
- * without a lock, the caller works out the order against it, and stock_claim writes the
- * new counters into a new version of exactly that version: heap_update fails, rather
- * than waits, if anyone holds or changed the row since, and then the caller starts again
- * with stock_lock. The new version holds the row as the lock would have, to the end of
- * the transaction. Only in READ COMMITTED, and only where the engine writes item rows
- * directly (no shop trigger on item updates).
- */
-
-/*
  * The item table, kept open from a peek to the end of the statement
  * (stock_statement_end): opening it for every line of a bulk insert cost 1.5% of it (a
  * relcache and a lock-table probe). The reference belongs to the transaction's resource
@@ -569,6 +563,17 @@ stock_statement_end(void)
 	peek_rel = NULL;
 }
 
+/*
+ * Claiming an item by writing it. An order line's first touch of an item usually changes
+ * its counters at once, so instead of locking the row (a WAL record) and writing the new
+ * counters at statement end (another), stock_peek reads the newest version of the row
+ * without a lock, the caller works out the order against it, and stock_claim writes the
+ * new counters into a new version of exactly that version: heap_update fails, rather
+ * than waits, if anyone holds or changed the row since, and then the caller starts again
+ * with stock_lock. The new version holds the row as the lock would have, to the end of
+ * the transaction. Only in READ COMMITTED, and only where the engine writes item rows
+ * directly (no shop trigger on item updates).
+ */
 bool
 stock_peek(const char *sku, StockPeek *p)
 {
