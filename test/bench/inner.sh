@@ -59,6 +59,21 @@ bench() {
     echo "$o" >> "${3:-$log}"
 }
 
+# writes3 <clients> <highest sku>: the reference of an order's three writes (INSERT line, INSERT
+# event, UPDATE item by key) in one plain SQL statement on plain's tables, no logic; prints the tps
+writes3() {
+    bench "$1" "$(script "ref3.$1.$2" <<EOF
+\set sku random(1, $2)
+\set qty random(1, 3)
+WITH l AS (INSERT INTO plain.order_line (order_ref, sku, qty) VALUES ('c' || :client_id, 'S' || :sku, :qty)
+           RETURNING line_id, sku, qty),
+     e AS (INSERT INTO plain.event (at, kind, sku, line_id, qty)
+           SELECT now(), 'line_backordered', sku, line_id, qty FROM l RETURNING sku, qty)
+UPDATE plain.item SET backordered = backordered + (SELECT qty FROM e) WHERE sku = (SELECT sku FROM e);
+EOF
+)"
+}
+
 # pgb <variant> <clients> <highest sku>: one single-line order per transaction; sets val to tps
 pgb() {
     val=$(bench "$2" "$(script "order.$1.$3" <<EOF
@@ -131,7 +146,7 @@ record() {
 
 declare -A capped   # workload.variant that hit the statement timeout: not run again
 measure() {  # measure <workload> <variant>: runs one workload on one variant, records the result(s)
-    local w=$1 v=$2 val= val2= ref= items=$NSKU stock=5 sup=false
+    local w=$1 v=$2 val= val2= ref= ref3= items=$NSKU stock=5 sup=false
     if [ "$v" = backorder ] && [ $have_ext = 0 ]; then record "$w" "$v" n/a; return; fi
     case $w.$v in   # plain has no receipt logic, plain and plbase no purchase orders
         supplier_*.plain | supplier_*.plbase | *_quiet.plbase) record "$w" "$v" -; return ;;
@@ -159,21 +174,14 @@ measure() {  # measure <workload> <variant>: runs one workload on one variant, r
         supplier_*) pgb "$v" 8 "$NSKU" ;;
         uniform)    pgb "$v" 8 "$NSKU"
                     if [ "$v" = plain ]; then   # the reference: the three writes of an order in one statement
-                        ref=$(bench 8 "$(script ref.uniform <<EOF
-\set sku random(1, $NSKU)
-\set qty random(1, 3)
-WITH l AS (INSERT INTO plain.order_line (order_ref, sku, qty) VALUES ('c' || :client_id, 'S' || :sku, :qty)
-           RETURNING line_id, sku, qty),
-     e AS (INSERT INTO plain.event (at, kind, sku, line_id, qty)
-           SELECT now(), 'line_backordered', sku, line_id, qty FROM l RETURNING sku, qty)
-UPDATE plain.item SET backordered = backordered + (SELECT qty FROM e) WHERE sku = (SELECT sku FROM e);
-EOF
-)")
+                        ref=$(writes3 8 "$NSKU")
                     fi ;;
         hot8 | hot32)
                     pgb "$v" "${w#hot}" 1
                     if [ "$v" = plain ]; then   # the reference: a bare update of one row per transaction
                         ref=$(bench "${w#hot}" "$(script "ref.$w" <<< "UPDATE plain.item SET on_hand = on_hand + 1 WHERE sku = 'S1';")")
+                        # and the three writes of an order on the hot item
+                        ref3=$(writes3 "${w#hot}" 1)
                     fi ;;
         uniform_quiet) PGOPTIONS='-c backorder.notify=off' pgb "$v" 8 "$NSKU" ;;
         hot32_quiet)   PGOPTIONS='-c backorder.notify=off' pgb "$v" 32 1 ;;
@@ -205,6 +213,7 @@ EOF
     record "$w" "$v" "$val"
     if [ -n "$val2" ]; then record "${w}_receipts" "$v" "$val2"; fi
     if [ -n "$ref" ]; then record "${w}_ref" plain "$ref"; fi
+    if [ -n "$ref3" ]; then record "${w}_ref3" plain "$ref3"; fi
 }
 
 if [ $have_ext = 1 ]; then   # plbase must have the columns, indexes and constraints of the extension

@@ -10,7 +10,9 @@ INSERT INTO workload VALUES
     (2, 'hot8',       '2 one hot SKU, 8 clients (tps)', 'tps', NULL),
     (2.1, 'hot8_ref', '2b   ref: bare 1-row UPDATE (tps)', 'tps', NULL),
     (3, 'hot32',      '3 one hot SKU, 32 clients (tps)', 'tps', NULL),
+    (2.2, 'hot8_ref3', '2d   ref: its 3 writes in 1 plain SQL statement (tps)', 'tps', NULL),
     (3.1, 'hot32_ref', '3b   ref: bare 1-row UPDATE (tps)', 'tps', NULL),
+    (3.2, 'hot32_ref3', '3d   ref: its 3 writes in 1 plain SQL statement (tps)', 'tps', NULL),
     (4, 'bulk1',      format('4a bulk %s lines, one SKU (ms)', :nbulk), 'ms', :timeout * 1e3),
     (5, 'bulk1small', format('4b bulk %s lines, one SKU (ms)', :nbulk / 10), 'ms', :timeout * 1e3),
     (6, 'bulkn',      format('4c bulk %s lines, %s SKUs (ms)', :nbulk, :nbulk), 'ms', :timeout * 1e3),
@@ -56,20 +58,22 @@ WITH med AS (
            max(txt) FILTER (WHERE v = 'plbase')    AS plbase,
            max(txt) FILTER (WHERE v = 'backorder') AS backorder,
            -- a reference row (in the plain column) compares its workload's backorder with it
-           pg_temp.ratio(CASE WHEN w LIKE '%\_ref'
+           pg_temp.ratio(CASE WHEN w ~ '_ref3?$'
                               THEN (SELECT m FROM med c
-                                     WHERE c.w = regexp_replace(cell.w, '_ref$', '') AND c.v = 'backorder')
+                                     WHERE c.w = regexp_replace(cell.w, '_ref3?$', '') AND c.v = 'backorder')
                               ELSE max(m) FILTER (WHERE v = 'backorder') END,
                          max(m) FILTER (WHERE v = 'plain'), cap) AS bp,
            pg_temp.ratio(max(m) FILTER (WHERE v = 'backorder'), max(m) FILTER (WHERE v = 'plbase'), cap) AS bb
       FROM cell GROUP BY ord, w, label, cap
     UNION ALL   -- (synchronous_commit off) a reference rate against the plain insert's
-    SELECT wl.ord + 0.05, substr(wl.label, 1, 1) || 'c   ' || substr(wl.label, 1, 2)
-                          || ' / plain', NULL, NULL, NULL,
+    -- (label 2b gives 2c, 2d gives 2e)
+    SELECT wl.ord + 0.05, substr(wl.label, 1, 1) || chr(ascii(substr(wl.label, 2, 1)) + 1) || '   '
+                          || substr(wl.label, 1, 2) || ' / plain', NULL, NULL, NULL,
            pg_temp.ratio(c.m, p.m, NULL), NULL
       FROM workload wl JOIN med c ON c.w = wl.w AND c.v = 'plain'
-      JOIN med p ON p.w = regexp_replace(wl.w, '_ref$', '') AND p.v = 'plain'
-     WHERE wl.w IN ('uniform_ref', 'hot8_ref', 'hot32_ref') AND c.m IS NOT NULL AND p.m IS NOT NULL
+      JOIN med p ON p.w = regexp_replace(wl.w, '_ref3?$', '') AND p.v = 'plain'
+     WHERE wl.w IN ('uniform_ref', 'hot8_ref', 'hot8_ref3', 'hot32_ref', 'hot32_ref3')
+       AND c.m IS NOT NULL AND p.m IS NOT NULL
     UNION ALL   -- the purchase-order hot spot: supplier_backorder / supplier_stocked
     SELECT 10, '6c   6a / 6b (below 1: purchase orders cost)', NULL, NULL, pg_temp.ratio(a.m, b.m, NULL), NULL, NULL
       FROM med a JOIN med b ON b.v = a.v AND b.w = 'supplier_stocked'
