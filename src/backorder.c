@@ -33,6 +33,9 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
+#include "nodes/plannodes.h"
+#include "parser/parsetree.h"
+#include "tcop/pquery.h"
 
 PG_MODULE_MAGIC;
 
@@ -63,6 +66,17 @@ static void bo_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 
 void		_PG_init(void);
 
+static ExecutorStart_hook_type prev_executor_start = NULL;
+static void bo_executor_start(QueryDesc *queryDesc, int eflags);
+
+/*
+ * Loaded in the middle of a statement (not preloaded): the executor hook did not see the
+ * statements already running, so until this transaction ends the row triggers look at
+ * the client's statement themselves (check_portal).
+ */
+static bool unvetted = false;
+static void check_portal(void);
+
 /* backorder.notify */
 bool		bo_notify = true;
 
@@ -88,6 +102,9 @@ _PG_init(void)
 							 NULL, NULL, NULL);
 	MarkGUCPrefixReserved("backorder");
 	notify_init();
+	prev_executor_start = ExecutorStart_hook;
+	ExecutorStart_hook = bo_executor_start;
+	unvetted = !process_shared_preload_libraries_in_progress;
 	RegisterXactCallback(bo_xact_callback, NULL);
 	RegisterSubXactCallback(bo_subxact_callback, NULL);
 }
@@ -330,7 +347,88 @@ bo_trigger_data(FunctionCallInfo fcinfo, const char *name, bool before, bool row
 		row != (bool) TRIGGER_FIRED_FOR_ROW(td->tg_event))
 		elog(ERROR, "%s: must be fired %s %s", name,
 			 before ? "BEFORE" : "AFTER", row ? "FOR EACH ROW" : "FOR EACH STATEMENT");
+	if (unlikely(unvetted) && before && row)
+		check_portal();
 	return td;
+}
+
+/*
+ * INSERT ... ON CONFLICT on a ledger table is refused before it runs. PostgreSQL fires
+ * BEFORE ROW triggers before it looks for a conflict, so the engine would commit stock
+ * (allocate, fill, ship, cancel) for a row that ON CONFLICT then skips or turns into an
+ * update: its effects would stay while the row is never stored.
+ */
+static bool
+ledger_table(Oid relid)
+{
+	static const char *const names[] = {
+		"order_line", "receipt", "shipment", "cancellation", "adjustment"
+	};
+	Oid			nsp = get_namespace_oid("backorder", true);
+	char	   *relname;
+	int			i;
+
+	if (!OidIsValid(nsp) || get_rel_namespace(relid) != nsp)
+		return false;
+	relname = get_rel_name(relid);
+	for (i = 0; relname && i < lengthof(names); i++)
+		if (strcmp(relname, names[i]) == 0)
+			return true;
+	return false;
+}
+
+static void
+reject_on_conflict_node(Plan *plan, PlannedStmt *ps)
+{
+	ModifyTable *mt = (ModifyTable *) plan;
+	Oid			relid;
+
+	if (plan == NULL || !IsA(plan, ModifyTable) || mt->onConflictAction == ONCONFLICT_NONE)
+		return;
+	relid = rt_fetch(mt->nominalRelation, ps->rtable)->relid;
+	if (ledger_table(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("INSERT ... ON CONFLICT is not supported on backorder.%s", get_rel_name(relid)),
+				 errdetail("backorder's row triggers commit stock before PostgreSQL looks for a conflict, so a row skipped or updated on conflict would leave its stock changes behind."),
+				 errhint("Insert without ON CONFLICT (check for the row first, or let the insert fail).")));
+}
+
+/* The statement's INSERT, and the INSERTs of its WITH queries. */
+static void
+reject_on_conflict(PlannedStmt *ps)
+{
+	ListCell   *lc;
+
+	if (ps->commandType != CMD_INSERT && !ps->hasModifyingCTE)
+		return;
+	reject_on_conflict_node(ps->planTree, ps);
+	foreach(lc, ps->subplans)
+		reject_on_conflict_node(lfirst(lc), ps);
+}
+
+static void
+bo_executor_start(QueryDesc *queryDesc, int eflags)
+{
+	if (!(eflags & EXEC_FLAG_EXPLAIN_ONLY))
+		reject_on_conflict(queryDesc->plannedstmt);
+	if (prev_executor_start)
+		prev_executor_start(queryDesc, eflags);
+	else
+		standard_ExecutorStart(queryDesc, eflags);
+}
+
+/* The client's statement, for a row trigger that the executor hook may have missed. */
+static void
+check_portal(void)
+{
+	ListCell   *lc;
+
+	if (ActivePortal == NULL)
+		return;
+	foreach(lc, ActivePortal->stmts)
+		if (IsA(lfirst(lc), PlannedStmt))
+			reject_on_conflict(lfirst(lc));
 }
 
 /*
@@ -627,6 +725,20 @@ bo_require_qty(HeapTuple tup, Relation rel, int attnum, bool nullable)
 						col_name(rel, attnum), RelationGetRelationName(rel)),
 				 errdetail("Failing value: " INT64_FORMAT ".", qty)));
 	return qty;
+}
+
+/* A bigint column that must be present, any value (a key, looked up by the caller). */
+int64
+bo_require_int8(HeapTuple tup, Relation rel, int attnum)
+{
+	int64		v;
+
+	if (!bo_get_int8(tup, rel, attnum, &v))
+		ereport(ERROR,
+				(errcode(ERRCODE_NOT_NULL_VIOLATION),
+				 errmsg("%s of table \"%s\" must not be null",
+						col_name(rel, attnum), RelationGetRelationName(rel))));
+	return v;
 }
 
 /* A text column that must be present. */
@@ -972,6 +1084,7 @@ bo_xact_callback(XactEvent event, void *arg)
 			stock_reset();
 			events_reset();
 			po_reset();
+			unvetted = false;
 			engine_depth = 0;
 			ndepth_marks = 0;
 			break;
@@ -1023,6 +1136,7 @@ bo_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 				stock_subxact_abort(mySubid);
 				events_subxact_abort(mySubid);
 				notify_subxact_abort(mySubid);
+				po_subxact_abort(mySubid);
 			}
 			break;
 		default:

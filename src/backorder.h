@@ -154,6 +154,7 @@ extern void bo_indexes_close(BoIndexSet *s);
 extern bool bo_get_int8(HeapTuple tup, Relation rel, int attnum, int64 *value);
 extern char *bo_get_text(HeapTuple tup, Relation rel, int attnum);
 extern void bo_require_null(HeapTuple tup, Relation rel, int attnum);
+extern int64 bo_require_int8(HeapTuple tup, Relation rel, int attnum);
 extern int64 bo_require_qty(HeapTuple tup, Relation rel, int attnum, bool nullable);
 extern char *bo_require_text(HeapTuple tup, Relation rel, int attnum);
 
@@ -240,5 +241,6 @@ extern void po_mark(StockEntry *e);
 extern void po_mark_sku(const char *sku);
 extern void po_receipt(StockEntry *e, int64 qty, bool has_po, int64 po_id);
 extern void po_reset(void);
+extern void po_subxact_abort(SubTransactionId subid);
 
 #endif							/* BACKORDER_H */

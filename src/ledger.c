@@ -901,7 +901,7 @@ bo_shipment_insert(PG_FUNCTION_ARGS)
 	HeapTuple	tup = td->tg_trigtuple;
 	static const char *const maintained_names[] = {"shipped_at"};
 	static BoColMap maintained = BO_COLMAP(maintained_names);
-	int64		line_id = bo_require_qty(tup, rel, bo_attnum(rel, "line_id"), false);
+	int64		line_id = bo_require_int8(tup, rel, bo_attnum(rel, "line_id"));	/* unknown: 23503 */
 	int64		qty;
 
 	require_maintained_null(rel, tup, &maintained, maintained.n);
@@ -952,7 +952,7 @@ bo_cancellation_insert(PG_FUNCTION_ARGS)
 	HeapTuple	tup = td->tg_trigtuple;
 	static const char *const maintained_names[] = {"cancelled_at"};
 	static BoColMap maintained = BO_COLMAP(maintained_names);
-	int64		line_id = bo_require_qty(tup, rel, bo_attnum(rel, "line_id"), false);
+	int64		line_id = bo_require_int8(tup, rel, bo_attnum(rel, "line_id"));	/* unknown: 23503 */
 	int64		qty;
 
 	require_maintained_null(rel, tup, &maintained, maintained.n);
@@ -984,6 +984,12 @@ bo_cancellation_insert(PG_FUNCTION_ARGS)
 		l.backordered -= from_back;
 		l.allocated -= from_alloc;
 		l.cancelled += qty;
+		if (from_back > 0 && l.backordered == 0 && l.allocated > 0)
+		{
+			/* its last waiting unit went: what it holds is now all it waits for */
+			l.allocated_at = bo_now();
+			l.allocated_at_null = false;
+		}
 		lines_apply(&l, 1);
 		e->backordered -= from_back;
 		e->allocated -= from_alloc;

@@ -38,6 +38,44 @@
 static HTAB *pending_skus = NULL;	/* skus whose purchase lines need a resync */
 static List *booked_pos = NIL;	/* purchase orders that received units (int64 ids as text) */
 
+/*
+ * What a resync inside a subtransaction took from pending_skus and booked_pos. If that
+ * subtransaction rolls back, so does the resync's work, and PostgreSQL fires the deferred
+ * trigger again at commit: the skus and orders must be pending again by then
+ * (po_subxact_abort). Kept in the order of the resyncs; subtransaction ids only grow.
+ */
+typedef struct PoTaken
+{
+	SubTransactionId subid;
+	HTAB	   *skus;			/* or NULL */
+	List	   *booked;
+} PoTaken;
+static List *po_taken = NIL;	/* of PoTaken, in TopTransactionContext */
+
+/* A resync takes skus (a pending_skus table, or NULL) and booked orders. */
+static void
+po_take(HTAB *skus, List *booked)
+{
+	SubTransactionId sub = GetCurrentSubTransactionId();
+	MemoryContext old;
+	PoTaken    *t;
+
+	if (sub == TopSubTransactionId)
+	{
+		/* the top level never rolls back alone */
+		if (skus)
+			hash_destroy(skus);
+		return;
+	}
+	old = MemoryContextSwitchTo(TopTransactionContext);
+	t = palloc(sizeof(PoTaken));
+	t->subid = sub;
+	t->skus = skus;
+	t->booked = booked;
+	po_taken = lappend(po_taken, t);
+	MemoryContextSwitchTo(old);
+}
+
 /* Remember a purchase order that received units: it may be complete at commit. */
 static void
 note_booked(int64 po_id)
@@ -75,12 +113,44 @@ po_mark(StockEntry *e)
 		po_mark_sku(e->sku);
 }
 
+/* A subtransaction rolled back: what its resyncs took is pending again. */
+void
+po_subxact_abort(SubTransactionId subid)
+{
+	while (po_taken != NIL)
+	{
+		PoTaken    *t = llast(po_taken);
+
+		if (t->subid < subid)
+			break;
+		if (t->skus)
+		{
+			HASH_SEQ_STATUS seq;
+			char	  **sku;
+
+			hash_seq_init(&seq, t->skus);
+			while ((sku = hash_seq_search(&seq)) != NULL)
+				po_mark_sku(*sku);
+			hash_destroy(t->skus);
+		}
+		if (t->booked)
+		{
+			MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
+
+			booked_pos = list_concat(booked_pos, t->booked);
+			MemoryContextSwitchTo(old);
+		}
+		po_taken = list_delete_last(po_taken);
+	}
+}
+
 /* The transaction ended. */
 void
 po_reset(void)
 {
 	pending_skus = NULL;
 	booked_pos = NIL;
+	po_taken = NIL;
 }
 
 /* Round up to a whole number of packs. */
@@ -689,6 +759,7 @@ complete_received(TimestampTz now)
 		   args, NULL, 0);
 	for (i = 0; i < SPI_processed; i++)
 		event_add("po_received", NULL, NULL, 0, bo_col_int8(i, 1, 0), 0);
+	po_take(NULL, booked_pos);
 	booked_pos = NIL;
 }
 
@@ -783,16 +854,15 @@ lock_suppliers(StockEntry **items, int nitems, TimestampTz now, int *n)
 }
 
 /*
- * Resync the given items (all locked by this transaction): lock the suppliers involved,
- * resync each item, then per supplier issue the draft when due (or drop it when empty)
- * and close the orders whose every line has arrived.
+ * Resync the given items (all locked by this transaction; their suppliers too, by
+ * lock_suppliers): resync each item, then per supplier issue the draft when due (or drop
+ * it when empty) and close the orders whose every line has arrived. resync locks the
+ * suppliers first.
  */
 static void
-resync(StockEntry **items, int n, TimestampTz now)
+resync_locked(StockEntry **items, int n, SupplierDraft *sup, int nsup, TimestampTz now)
 {
-	int			nsup,
-				i;
-	SupplierDraft *sup = lock_suppliers(items, n, now, &nsup);
+	int			i;
 
 	for (i = 0; i < n; i++)
 	{
@@ -815,6 +885,15 @@ resync(StockEntry **items, int n, TimestampTz now)
 	complete_received(now);
 	stock_flush();
 	events_flush();
+}
+
+static void
+resync(StockEntry **items, int n, TimestampTz now)
+{
+	int			nsup;
+	SupplierDraft *sup = lock_suppliers(items, n, now, &nsup);
+
+	resync_locked(items, n, sup, nsup, now);
 }
 
 static int
@@ -845,7 +924,7 @@ resync_pending(void)
 	qsort(skus, n, sizeof(char *), cmp_strings);
 	for (i = 0; i < n; i++)
 		items[i] = stock_lock(skus[i]);
-	hash_destroy(pending_skus);
+	po_take(pending_skus, NIL);
 	pending_skus = NULL;
 	resync(items, n, bo_now());
 }
@@ -885,7 +964,6 @@ bo_issue_due_purchase_orders(PG_FUNCTION_ARGS)
 	TimestampTz as_of = PG_ARGISNULL(0) ? bo_now() : PG_GETARG_TIMESTAMPTZ(0);
 	static SPIPlanPtr drafts = NULL;
 	List	   *suppliers = NIL;
-	List	   *issued = NIL;
 	ListCell   *lc;
 	uint64		i;
 
@@ -893,10 +971,11 @@ bo_issue_due_purchase_orders(PG_FUNCTION_ARGS)
 	SPI_connect();
 	bo_engine_enter(bo_owner());
 	{
+		/* in byte order, the order in which commits lock suppliers (lock_suppliers) */
 		bo_run(bo_prepare(&drafts,
 						  "SELECT supplier_id FROM backorder.purchase_order"
 						  " WHERE status OPERATOR(pg_catalog.=) 'draft'::backorder.po_status"
-						  " ORDER BY supplier_id",
+						  " ORDER BY supplier_id COLLATE \"C\"",
 						  0, NULL),
 			   NULL, NULL, 0);
 		for (i = 0; i < SPI_processed; i++)
@@ -908,78 +987,110 @@ bo_issue_due_purchase_orders(PG_FUNCTION_ARGS)
 			draft = lock_supplier(lfirst(lc));
 			if (draft != 0 && draft_due(draft, as_of))
 			{
+				Datum		v = Int64GetDatum(draft);
+				bool		null = false;
+
 				issue(draft, as_of);
-				issued = lappend(issued, psprintf(INT64_FORMAT, draft));
+				/* stored in the tuplestore's own context, which outlives SPI's */
+				tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, &v, &null);
 			}
 		}
 		events_flush();
 	}
 	bo_engine_leave();
 	SPI_finish();
-
-	foreach(lc, issued)
-	{
-		Datum		v = Int64GetDatum(pg_strtoint64(lfirst(lc)));
-		bool		null = false;
-
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, &v, &null);
-	}
 	return (Datum) 0;
+}
+
+/* The skus of a purchase order's lines, sorted, and its status and supplier. */
+static List *
+po_skus(int64 po_id, char **status, char **supplier)
+{
+	static SPIPlanPtr lines = NULL;
+	Datum		arg = Int64GetDatum(po_id);
+	List	   *skus = NIL;
+	uint64		i;
+
+	bo_run(bo_prepare(&lines,
+					  "SELECT l.sku, p.status::pg_catalog.text, p.supplier_id"
+					  "  FROM backorder.purchase_order p"
+					  "  LEFT JOIN backorder.purchase_order_line l"
+					  "    ON l.po_id OPERATOR(pg_catalog.=) p.po_id"
+					  " WHERE p.po_id OPERATOR(pg_catalog.=) $1 ORDER BY l.sku COLLATE \"C\"",
+					  1, (Oid[]) {INT8OID}),
+		   &arg, NULL, 0);
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
+				 errmsg("purchase order " INT64_FORMAT " does not exist", po_id)));
+	*status = bo_col_text(0, 2);
+	*supplier = bo_col_text(0, 3);
+	for (i = 0; i < SPI_processed; i++)
+	{
+		char	   *sku = bo_col_text(i, 1);
+
+		if (sku)
+			skus = lappend(skus, sku);
+	}
+	return skus;
 }
 
 /*
  * cancel_purchase_order(po_id bigint): a draft or issued order is cancelled; the units
  * it still missed return to the buffer (the supplier's draft).
+ *
+ * Locks in the order every commit takes them: the order's items, then the suppliers
+ * involved (the order's among them), then the order's row. A draft can gain a line
+ * (a new item's demand) until its supplier is locked: if it did, the items read first
+ * were not all of them, and the call fails with 40001 rather than lock an item now.
  */
 PG_FUNCTION_INFO_V1(bo_cancel_purchase_order);
 Datum
 bo_cancel_purchase_order(PG_FUNCTION_ARGS)
 {
 	int64		po_id = PG_GETARG_INT64(0);
-	static SPIPlanPtr lines = NULL;
 	static SPIPlanPtr cancel = NULL;
 	Datum		arg = Int64GetDatum(po_id);
-	List	   *skus = NIL;
+	List	   *skus;
+	List	   *again;
 	ListCell   *lc;
 	StockEntry **items;
-	int			n = 0;
-	uint64		i;
+	SupplierDraft *sup;
+	char	   *status;
+	char	   *supplier;
+	int			n = 0,
+				nsup,
+				k;
 
 	SPI_connect();
 	bo_engine_enter(bo_owner());
 	{
-		bo_run(bo_prepare(&lines,
-						  "SELECT l.sku, p.status::pg_catalog.text"
-						  "  FROM backorder.purchase_order p"
-						  "  LEFT JOIN backorder.purchase_order_line l"
-						  "    ON l.po_id OPERATOR(pg_catalog.=) p.po_id"
-						  " WHERE p.po_id OPERATOR(pg_catalog.=) $1 ORDER BY l.sku",
-						  1, (Oid[]) {INT8OID}),
-			   &arg, NULL, 0);
-		if (SPI_processed == 0)
+		skus = po_skus(po_id, &status, &supplier);
+		if (strcmp(status, "draft") != 0 && strcmp(status, "issued") != 0)
 			ereport(ERROR,
-					(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
-					 errmsg("purchase order " INT64_FORMAT " does not exist", po_id)));
-		{
-			char	   *status = bo_col_text(0, 2);
-
-			if (strcmp(status, "draft") != 0 && strcmp(status, "issued") != 0)
-				ereport(ERROR,
-						(errcode(ERRCODE_BO_WRONG_PO),
-						 errmsg("purchase order " INT64_FORMAT " is %s and cannot be cancelled",
-								po_id, status)));
-		}
-		for (i = 0; i < SPI_processed; i++)
-		{
-			char	   *sku = bo_col_text(i, 1);
-
-			if (sku)
-				skus = lappend(skus, sku);
-		}
-		/* items first (sorted by the query), then the supplier inside resync() */
+					(errcode(ERRCODE_BO_WRONG_PO),
+					 errmsg("purchase order " INT64_FORMAT " is %s and cannot be cancelled",
+							po_id, status)));
+		/* items first (in sku order), then the suppliers */
 		items = palloc(sizeof(StockEntry *) * (list_length(skus) + 1));
 		foreach(lc, skus)
 			items[n++] = stock_lock(lfirst(lc));
+		if (n > 0)
+			sup = lock_suppliers(items, n, bo_now(), &nsup);
+		else
+		{
+			sup = NULL;
+			nsup = 0;
+			(void) lock_supplier(supplier);
+		}
+		again = po_skus(po_id, &status, &supplier);
+		foreach(lc, again)
+			if (stock_find(lfirst(lc)) == NULL)
+				ereport(ERROR,
+						(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+						 errmsg("purchase order " INT64_FORMAT " changed while it was being cancelled", po_id),
+						 errdetail("Item \"%s\" was added to it meanwhile.", (char *) lfirst(lc)),
+						 errhint("Try again.")));
 		bo_run(bo_prepare(&cancel,
 						  "UPDATE backorder.purchase_order SET status = 'cancelled', cancelled_at = $2"
 						  " WHERE po_id OPERATOR(pg_catalog.=) $1"
@@ -993,7 +1104,11 @@ bo_cancel_purchase_order(PG_FUNCTION_ARGS)
 					 errmsg("purchase order " INT64_FORMAT " changed while it was being cancelled", po_id),
 					 errhint("Try again.")));
 		event_add("po_cancelled", NULL, NULL, 0, po_id, 0);
-		resync(items, n, bo_now());
+		/* a cancelled draft is no longer its supplier's draft: the resync makes a new one */
+		for (k = 0; k < nsup; k++)
+			if (sup[k].draft == po_id)
+				sup[k].draft = 0;
+		resync_locked(items, n, sup, nsup, bo_now());
 	}
 	bo_engine_leave();
 	SPI_finish();

@@ -5,7 +5,7 @@
 -- Odd and long text values are accepted and round-trip exactly.
 -- psql settings, BEGIN (this file ends with ROLLBACK), SET CONSTRAINTS ALL IMMEDIATE, pg_temp.ln/it/lid
 \ir helpers.psql
-SELECT plan(268);
+SELECT plan(284);
 SET backorder.clock = '2026-02-01 09:00+00';
 
 -- helpers of this file (ln, it and lid come from helpers.psql) -------------------------
@@ -239,6 +239,10 @@ SELECT pg_temp.rejects($$INSERT INTO backorder.cancellation (line_id, qty) VALUE
                        '23503', 'order line 999999999 does not exist', 'cancellation of an unknown line_id');
 SELECT pg_temp.rejects($$INSERT INTO backorder.cancellation (line_id, qty) VALUES (999999999, NULL)$$,
                        '23503', 'order line 999999999 does not exist', 'cancellation (NULL qty) of an unknown line_id');
+SELECT pg_temp.rejects($$INSERT INTO backorder.shipment (line_id, qty) VALUES (0, 1)$$,
+                       '23503', 'order line 0 does not exist', 'shipment of line_id 0');
+SELECT pg_temp.rejects($$INSERT INTO backorder.cancellation (line_id, qty) VALUES (-1, 1)$$,
+                       '23503', 'order line -1 does not exist', 'cancellation of a negative line_id');
 SELECT pg_temp.rejects($$INSERT INTO backorder.receipt (sku, qty, po_id) VALUES ('SUP1', 1, 999999999)$$,
                        '23503', 'purchase order 999999999 does not exist', 'receipt against an unknown po_id');
 
@@ -378,6 +382,36 @@ SELECT pg_temp.rejects($$DELETE FROM backorder.item WHERE sku = 'ADJ-ONLY'$$,
                        'BO005', 'item "ADJ-ONLY" has adjustments and cannot be deleted', 'deleting an item with only an adjustment');
 SELECT lives_ok($$DELETE FROM backorder.item WHERE sku = 'UNUSED'$$, 'deleting an item nobody used is allowed');
 SELECT is((SELECT count(*) FROM backorder.item WHERE sku = 'UNUSED'), 0::bigint, 'the unused item is gone');
+
+-- 7b. INSERT ... ON CONFLICT on a ledger table is refused before it runs (the row triggers
+-- would commit stock for a row that ON CONFLICT then skips), also from PL/pgSQL; EXPLAIN
+-- without ANALYZE and ON CONFLICT on other tables still work
+SELECT pg_temp.rejects($$INSERT INTO backorder.receipt (receipt_id, sku, qty) OVERRIDING SYSTEM VALUE
+                         SELECT min(receipt_id), 'B', 10 FROM backorder.receipt ON CONFLICT DO NOTHING$$,
+                       '0A000', 'INSERT ... ON CONFLICT is not supported on backorder.receipt',
+                       'a receipt reusing a receipt_id, ON CONFLICT DO NOTHING');
+SELECT pg_temp.rejects($$WITH l AS (INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('oc', 'B', 1)
+                                    ON CONFLICT DO NOTHING RETURNING line_id)
+                         SELECT count(*) FROM l$$,
+                       '0A000', 'INSERT ... ON CONFLICT is not supported on backorder.order_line',
+                       'an order line ON CONFLICT DO NOTHING in a WITH query');
+SELECT pg_temp.rejects(format($$INSERT INTO backorder.shipment (line_id, qty) VALUES (%s, 1)
+                                ON CONFLICT (shipment_id) DO UPDATE SET qty = 1$$, pg_temp.lid('b1')),
+                       '0A000', 'INSERT ... ON CONFLICT is not supported on backorder.shipment',
+                       'a shipment ON CONFLICT DO UPDATE');
+SELECT pg_temp.rejects(format($$INSERT INTO backorder.cancellation (line_id, qty) VALUES (%s, 1) ON CONFLICT DO NOTHING$$,
+                              pg_temp.lid('b2')),
+                       '0A000', 'INSERT ... ON CONFLICT is not supported on backorder.cancellation',
+                       'a cancellation ON CONFLICT DO NOTHING');
+SELECT pg_temp.rejects($q$DO $d$ BEGIN
+                             INSERT INTO backorder.adjustment (sku, delta) VALUES ('B', 1) ON CONFLICT DO NOTHING;
+                         END $d$$q$,
+                       '0A000', 'INSERT ... ON CONFLICT is not supported on backorder.adjustment',
+                       'an adjustment ON CONFLICT DO NOTHING from PL/pgSQL');
+SELECT lives_ok($$EXPLAIN INSERT INTO backorder.receipt (sku, qty) VALUES ('B', 1) ON CONFLICT DO NOTHING$$,
+                'EXPLAIN (without ANALYZE) of such an insert still works');
+SELECT lives_ok($$INSERT INTO backorder.customer_order (order_ref) VALUES ('whole') ON CONFLICT DO NOTHING$$,
+                'ON CONFLICT on a table that is not a ledger table still works');
 
 -- 8. after all these failures the engine's state is intact ------------------------------
 SELECT is_empty('SELECT * FROM backorder.verify()', 'verify() empty after the whole catalogue');

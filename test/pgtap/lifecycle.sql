@@ -8,7 +8,7 @@
 -- Every scenario ends with backorder.verify() being empty.
 -- psql settings, BEGIN (this file ends with ROLLBACK), SET CONSTRAINTS ALL IMMEDIATE, pg_temp.ln/it/lid
 \ir helpers.psql
-SELECT plan(147);
+SELECT plan(156);
 SET backorder.clock = '2026-01-05 10:00+00';
 
 -- helpers of this file (ln, it and lid come from helpers.psql) -------------------------
@@ -526,6 +526,40 @@ SELECT is((SELECT string_agg(invariant || ' ' || line_id || ': ' || detail, ', '
                  (SELECT cancellation_id FROM backorder.cancellation WHERE line_id = 999999998),
                  (SELECT shipment_id FROM backorder.shipment WHERE line_id = 999999999)),
           'verify() reports a shipment and a cancellation of lines that do not exist');
+
+-- 14. a line whose waiting units are cancelled, with units allocated, is allocated from then on
+SET backorder.clock = '2026-03-01 08:00+00';
+INSERT INTO backorder.item (sku) VALUES ('CW');
+INSERT INTO backorder.receipt (sku, qty) VALUES ('CW', 2);
+INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('cw1', 'CW', 5);
+SELECT is((SELECT allocated_at FROM backorder.order_line WHERE order_ref = 'cw1'), NULL,
+          'cw1 (2 allocated, 3 waiting) has no allocated_at');
+SET backorder.clock = '2026-03-02 09:30+00';
+INSERT INTO backorder.cancellation (line_id, qty) VALUES (pg_temp.lid('cw1'), 3);
+SELECT is(pg_temp.ln('cw1'), 'qty=5 alloc=2 back=0 ship=0 canc=3 allocated', 'its 3 waiting units cancelled: allocated');
+SELECT is((SELECT allocated_at FROM backorder.order_line WHERE order_ref = 'cw1'), '2026-03-02 09:30+00'::timestamptz,
+          'allocated_at is the time its last waiting unit went');
+SELECT is(backorder.eta(pg_temp.lid('cw1')), '2026-03-02 09:30+00'::timestamptz, 'and eta() returns it');
+SELECT is_empty($$SELECT * FROM backorder.verify() WHERE sku = 'CW'$$, 'verify() has nothing about CW');
+
+-- 15. issue_due_purchase_orders over many drafts: every issued id, in supplier byte order
+INSERT INTO backorder.supplier (supplier_id, po_min_qty, po_max_wait)
+    SELECT 'many' || g, 1000, '1 day' FROM generate_series(1, 400) g;
+INSERT INTO backorder.item (sku, supplier_id) SELECT 'MANY' || g, 'many' || g FROM generate_series(1, 400) g;
+INSERT INTO backorder.order_line (order_ref, sku, qty)
+    SELECT 'many', 'MANY' || g, 1 FROM generate_series(1, 400) g ORDER BY 2;
+CREATE TEMP TABLE many_drafts AS
+    SELECT po_id, supplier_id FROM backorder.purchase_order WHERE supplier_id LIKE 'many%' AND status = 'draft';
+SELECT is((SELECT count(*) FROM many_drafts), 400::bigint, '400 drafts, none due yet');
+CREATE TEMP TABLE many_issued AS
+    SELECT row_number() OVER () AS n, po_id FROM backorder.issue_due_purchase_orders('2026-03-04 00:00+00') AS t(po_id);
+SELECT results_eq('SELECT po_id FROM many_issued ORDER BY n',
+                  $$SELECT po_id FROM backorder.purchase_order WHERE issued_at = '2026-03-04 00:00+00'
+                     ORDER BY supplier_id COLLATE "C"$$,
+                  'issue_due_purchase_orders returns each order it issued once, in supplier byte order');
+SELECT is((SELECT count(*) FROM backorder.purchase_order WHERE supplier_id LIKE 'many%' AND status = 'issued'),
+          400::bigint, 'and all 400 are issued');
+SELECT is_empty($$SELECT * FROM backorder.verify() WHERE sku LIKE 'MANY%'$$, 'verify() has nothing about those items');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -5,10 +5,11 @@
 -- parent's rollback), an item dropped by a child's rollback and another one cached afterwards
 -- in the same parent, a PL/pgSQL loop with an exception block per order once the item notes
 -- of a bulk load are in the cache, and the one change that cannot be taken back alone (an
--- unwritten change of the statement, touched in a subtransaction that rolls back: BO009).
+-- unwritten change of the statement, touched in a subtransaction that rolls back: BO009),
+-- and purchase-order work done in a savepoint that rolls back (done again at commit).
 -- Every scenario ends with backorder.verify() being empty.
 \ir helpers.psql
-SELECT plan(26);
+SELECT plan(31);
 SET backorder.clock = '2026-02-01 10:00+00';
 
 -- items with stock and their receipts, written as a restore writes them (no trigger fires), so
@@ -125,6 +126,34 @@ SELECT is(pg_temp.it('SB') || ' | ' || pg_temp.it('SC'),
           'their counters are right (SC had no free unit left: its line waits)');
 DROP INDEX backorder.item_caught_idx;
 SELECT lives_ok('ALTER TABLE backorder.item SET (fillfactor = 50)', 'and ALTER TABLE item works after that statement');
+
+-- purchase-order work done inside a savepoint that rolls back. PostgreSQL fires the deferred
+-- purchase-order sync again at commit when the savepoint that fired it rolled back; the skus
+-- it resynchronised and the orders it completed must be pending again by then. (SET
+-- CONSTRAINTS ALL IMMEDIATE fires pending deferred triggers here, as a commit would.)
+CREATE FUNCTION pg_temp.po_lines() RETURNS text LANGUAGE sql AS $$
+    SELECT string_agg(p.status || ' ' || l.sku || ' ' || l.qty, ', ' ORDER BY l.sku)
+      FROM backorder.purchase_order p JOIN backorder.purchase_order_line l USING (po_id)
+     WHERE p.supplier_id IN ('PX', 'PY') $$;
+INSERT INTO backorder.supplier (supplier_id, po_min_qty) VALUES ('PX', 100), ('PY', 1);
+INSERT INTO backorder.item (sku, supplier_id) VALUES ('PXA', 'PX'), ('PYA', 'PY');
+INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('py1', 'PYA', 3);   -- issued at once
+SET CONSTRAINTS ALL DEFERRED;
+INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('px1', 'PXA', 5);
+INSERT INTO backorder.receipt (sku, qty, po_id)
+    SELECT 'PYA', 3, po_id FROM backorder.purchase_order WHERE supplier_id = 'PY';
+SAVEPOINT po;
+SET CONSTRAINTS ALL IMMEDIATE;
+SELECT is(pg_temp.po_lines(),
+          'draft PXA 5, received PYA 3', 'inside the savepoint: PXA''s draft line, PY''s order received');
+ROLLBACK TO po;
+SELECT is(pg_temp.po_lines(),
+          'issued PYA 3', 'rolled back: no draft line for PXA, PY''s order issued again');
+SET CONSTRAINTS ALL IMMEDIATE;
+SELECT is(pg_temp.po_lines(),
+          'draft PXA 5, received PYA 3', 'fired again: the draft line and the received order are back');
+SELECT is(pg_temp.it('PXA'), 'on_hand=0 alloc=0 back=5 incoming=5 avail=-5', 'PXA expects its 5 units');
+SELECT is_empty('SELECT * FROM backorder.verify()', 'verify() empty after the purchase-order work rolled back and redone');
 
 -- the change that cannot be taken back alone. In a two-line statement for one item, the
 -- second line changes the cached counters (written at statement end); a shop trigger on

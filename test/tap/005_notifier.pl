@@ -119,6 +119,23 @@ $plain->safe_psql('notify', 'CREATE EXTENSION backorder');
 my $out = roundtrip($plain, 'notify', 'without the preload: the LISTEN/NOTIFY client passes');
 like($out, qr/^# backorder is not preloaded/m, 'and it ran without the notifier');
 is(workers($plain), '', 'no notifier worker runs without the preload');
+
+# INSERT ... ON CONFLICT on a ledger table without the preload: a session's first statement
+# loads the library while it runs, before the executor hook exists; the row triggers then
+# check the client's statement themselves. Once loaded, the hook refuses it from PL/pgSQL too.
+$plain->safe_psql('notify', q{INSERT INTO backorder.item (sku) VALUES ('OC')});
+my (undef, undef, $oc_err) = $plain->psql('notify',
+	q{INSERT INTO backorder.adjustment (sku, delta) VALUES ('OC', 5) ON CONFLICT DO NOTHING});
+like($oc_err, qr/INSERT \.\.\. ON CONFLICT is not supported on backorder\.adjustment/,
+	'without the preload: INSERT ... ON CONFLICT as a session\'s first statement is refused');
+(undef, undef, $oc_err) = $plain->psql('notify',
+	q{INSERT INTO backorder.adjustment (sku, delta) VALUES ('OC', 1);
+	  DO $$ BEGIN INSERT INTO backorder.adjustment (sku, delta) VALUES ('OC', 5) ON CONFLICT DO NOTHING; END $$;});
+like($oc_err, qr/INSERT \.\.\. ON CONFLICT is not supported on backorder\.adjustment/,
+	'and, once the library is loaded, from PL/pgSQL');
+is($plain->safe_psql('notify', q{SELECT on_hand || ' ' || (SELECT count(*) FROM backorder.adjustment)
+		FROM backorder.item WHERE sku = 'OC'}),
+	'1 1', 'only the plain adjustment changed stock');
 $plain->stop;
 
 # 2. preload: a worker per database, on demand
