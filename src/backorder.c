@@ -36,6 +36,7 @@
 #include "nodes/plannodes.h"
 #include "parser/parsetree.h"
 #include "tcop/pquery.h"
+#include "commands/extension.h"
 
 PG_MODULE_MAGIC;
 
@@ -76,6 +77,7 @@ static void bo_executor_start(QueryDesc *queryDesc, int eflags);
  */
 static bool unvetted = false;
 static void check_portal(void);
+static Oid	bo_namespace(void);
 
 /* backorder.notify */
 bool		bo_notify = true;
@@ -347,6 +349,16 @@ bo_trigger_data(FunctionCallInfo fcinfo, const char *name, bool before, bool row
 		row != (bool) TRIGGER_FIRED_FOR_ROW(td->tg_event))
 		elog(ERROR, "%s: must be fired %s %s", name,
 			 before ? "BEFORE" : "AFTER", row ? "FOR EACH ROW" : "FOR EACH STATEMENT");
+	/*
+	 * Only on the extension's own tables: the functions are not executable by PUBLIC (so
+	 * nobody else can create such a trigger), and only the schema's owner creates tables
+	 * in it. Elsewhere the engine would take another table's columns for its own.
+	 */
+	if (RelationGetNamespace(td->tg_relation) != bo_namespace())
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("trigger function %s fires only on the tables of schema backorder", name),
+				 errdetail("It fired on table \"%s\".", RelationGetRelationName(td->tg_relation))));
 	if (unlikely(unvetted) && before && row)
 		check_portal();
 	return td;
@@ -364,14 +376,15 @@ ledger_table(Oid relid)
 	static const char *const names[] = {
 		"order_line", "receipt", "shipment", "cancellation", "adjustment"
 	};
-	Oid			nsp = get_namespace_oid("backorder", true);
+	Oid			ext = get_extension_oid("backorder", true);
 	char	   *relname;
 	int			i;
 
-	if (!OidIsValid(nsp) || get_rel_namespace(relid) != nsp)
+	/* (the hook runs in every database of a cluster that preloads the library) */
+	if (!OidIsValid(ext) || get_rel_namespace(relid) != bo_namespace())
 		return false;
 	relname = get_rel_name(relid);
-	for (i = 0; relname && i < lengthof(names); i++)
+	for (i = 0; relname && i < (int) lengthof(names); i++)
 		if (strcmp(relname, names[i]) == 0)
 			return true;
 	return false;
@@ -449,10 +462,34 @@ static RelidCacheEntry relid_cache[RELID_CACHE_SIZE];
 static int	relid_cache_n = 0;
 static bool relid_cache_registered = false;
 
+static Oid	nsp_cache = InvalidOid;	/* the schema backorder */
+
 static void
 relid_cache_invalidate(Datum arg, int cacheid, uint32 hashvalue)
 {
 	relid_cache_n = 0;
+	nsp_cache = InvalidOid;
+}
+
+static void
+relid_cache_register(void)
+{
+	if (!relid_cache_registered)
+	{
+		CacheRegisterSyscacheCallback(RELOID, relid_cache_invalidate, (Datum) 0);
+		CacheRegisterSyscacheCallback(NAMESPACEOID, relid_cache_invalidate, (Datum) 0);
+		relid_cache_registered = true;
+	}
+}
+
+/* OID of the schema backorder (InvalidOid: none), cached like the relation OIDs. */
+static Oid
+bo_namespace(void)
+{
+	relid_cache_register();
+	if (!OidIsValid(nsp_cache))
+		nsp_cache = get_namespace_oid("backorder", true);
+	return nsp_cache;
 }
 
 /* OID of relation backorder.<name>, InvalidOid when there is none. */
@@ -462,12 +499,7 @@ bo_relid(const char *name)
 	Oid			relid;
 	int			i;
 
-	if (!relid_cache_registered)
-	{
-		CacheRegisterSyscacheCallback(RELOID, relid_cache_invalidate, (Datum) 0);
-		CacheRegisterSyscacheCallback(NAMESPACEOID, relid_cache_invalidate, (Datum) 0);
-		relid_cache_registered = true;
-	}
+	relid_cache_register();
 	for (i = 0; i < relid_cache_n; i++)
 		if (strcmp(relid_cache[i].name, name) == 0)
 			return relid_cache[i].relid;
@@ -1131,6 +1163,8 @@ bo_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 					depth_marks[ndepth_marks].subid == mySubid)
 					engine_depth = depth_marks[ndepth_marks].depth;
 			}
+			if (event == SUBXACT_EVENT_COMMIT_SUB)
+				po_subxact_commit(mySubid, parentSubid);
 			if (event == SUBXACT_EVENT_ABORT_SUB)
 			{
 				stock_subxact_abort(mySubid);

@@ -198,6 +198,7 @@ extern void update_int8_col(PkeyRow *r, int attnum, int64 value);
 /* stock.c: the per-transaction item cache */
 extern StockEntry *stock_find(const char *sku);
 extern StockEntry *stock_lock(const char *sku);
+extern StockEntry *stock_lock_if_exists(const char *sku);
 /* An item row read without a lock, to be claimed by writing it (see stock_peek). */
 typedef struct StockPeek
 {
@@ -242,5 +243,6 @@ extern void po_mark_sku(const char *sku);
 extern void po_receipt(StockEntry *e, int64 qty, bool has_po, int64 po_id);
 extern void po_reset(void);
 extern void po_subxact_abort(SubTransactionId subid);
+extern void po_subxact_commit(SubTransactionId subid, SubTransactionId parent);
 
 #endif							/* BACKORDER_H */

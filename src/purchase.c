@@ -113,6 +113,34 @@ po_mark(StockEntry *e)
 		po_mark_sku(e->sku);
 }
 
+/*
+ * A subtransaction committed: what its resyncs took now belongs to its parent, and is
+ * let go of once that is the top level (which never rolls back alone).
+ */
+void
+po_subxact_commit(SubTransactionId subid, SubTransactionId parent)
+{
+	ListCell   *lc;
+
+	foreach(lc, po_taken)
+	{
+		PoTaken    *t = lfirst(lc);
+
+		if (t->subid < subid)
+			continue;
+		if (parent != TopSubTransactionId)
+		{
+			t->subid = parent;
+			continue;
+		}
+		if (t->skus)
+			hash_destroy(t->skus);
+		list_free_deep(t->booked);
+		pfree(t);
+		po_taken = foreach_delete_current(po_taken, lc);
+	}
+}
+
 /* A subtransaction rolled back: what its resyncs took is pending again. */
 void
 po_subxact_abort(SubTransactionId subid)
@@ -911,7 +939,8 @@ resync_pending(void)
 	char	  **skus;
 	StockEntry **items;
 	int			n = 0,
-				i;
+				i,
+				k;
 
 	if (pending_skus == NULL || hash_get_num_entries(pending_skus) == 0)
 		return;
@@ -922,8 +951,14 @@ resync_pending(void)
 		skus[n++] = *sku;
 	/* items not locked yet (a rolled-back subtransaction let go) are locked in sku order */
 	qsort(skus, n, sizeof(char *), cmp_strings);
-	for (i = 0; i < n; i++)
-		items[i] = stock_lock(skus[i]);
+	for (i = 0, k = 0; i < n; i++)
+	{
+		/* an item inserted by a subtransaction that rolled back is gone: nothing to do */
+		items[k] = stock_lock_if_exists(skus[i]);
+		if (items[k])
+			k++;
+	}
+	n = k;
 	po_take(pending_skus, NIL);
 	pending_skus = NULL;
 	resync(items, n, bo_now());

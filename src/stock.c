@@ -369,6 +369,20 @@ entry_enter(const char *sku, const StockEntry *src)
 StockEntry *
 stock_lock(const char *sku)
 {
+	StockEntry *e = stock_lock_if_exists(sku);
+
+	if (e == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
+				 errmsg("item \"%s\" does not exist", sku),
+				 errhint("Insert the item into backorder.item first.")));
+	return e;
+}
+
+/* As stock_lock, but NULL when there is no such item. */
+StockEntry *
+stock_lock_if_exists(const char *sku)
+{
 	StockEntry *e;
 	StockEntry	row;
 	Relation	rel;
@@ -378,16 +392,13 @@ stock_lock(const char *sku)
 	if (e)
 		return e;
 
-	rel = table_open(bo_relid("item"),
-					 RowShareLock);
+	rel = table_open(bo_relid("item"), RowShareLock);
 	slot = table_slot_create(rel, NULL);
-	if (!lock_item_row(rel, sku, slot))
-		ereport(ERROR,
-				(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
-				 errmsg("item \"%s\" does not exist", sku),
-				 errhint("Insert the item into backorder.item first.")));
-	entry_from_slot(&row, rel, slot);
-	e = entry_enter(sku, &row);
+	if (lock_item_row(rel, sku, slot))
+	{
+		entry_from_slot(&row, rel, slot);
+		e = entry_enter(sku, &row);
+	}
 	ExecDropSingleTupleTableSlot(slot);
 	table_close(rel, NoLock);
 	return e;

@@ -115,6 +115,14 @@ COMMENT ON FUNCTION backorder.notifier_rings() IS
 REVOKE ALL ON FUNCTION backorder.notifier_rings() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION backorder.notifier_rings() TO pg_monitor;
 
+-- The trigger functions: nobody but the owner may create a trigger with them (PostgreSQL
+-- checks EXECUTE when a trigger is created, not when it fires, so the engine's own triggers
+-- fire for everyone). The engine also refuses to run on a table outside this schema.
+REVOKE ALL ON FUNCTION backorder.order_line_commit_stock(), backorder.receipt_fill_queue(),
+                       backorder.shipment_release(), backorder.cancellation_release(),
+                       backorder.adjustment_apply(), backorder.ledger_flush(),
+                       backorder.purchase_sync(), backorder.ledger_guard(),
+                       backorder.item_guard() FROM PUBLIC;
 REVOKE ALL ON FUNCTION backorder.issue_due_purchase_orders(timestamptz) FROM PUBLIC;
 REVOKE ALL ON FUNCTION backorder.cancel_purchase_order(bigint) FROM PUBLIC;
 REVOKE ALL ON FUNCTION backorder.purge_events(timestamptz) FROM PUBLIC;

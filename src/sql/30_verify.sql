@@ -31,14 +31,13 @@ BEGIN ATOMIC
          GROUP BY pl.sku),
     po_lines AS (
         SELECT l.po_id, sum(l.qty) AS units FROM backorder.purchase_order_line l GROUP BY l.po_id),
+    -- from the ledger side, so that a row on a line whose counter says 0 is seen too
     line_ledger AS (
-        SELECT l.line_id,
-               coalesce((SELECT sum(s.qty) FROM backorder.shipment s
-                          WHERE s.line_id = l.line_id), 0) AS shipped,
-               coalesce((SELECT sum(c.qty) FROM backorder.cancellation c
-                          WHERE c.line_id = l.line_id), 0) AS cancelled
-          FROM backorder.order_line l
-         WHERE l.shipped_qty > 0 OR l.cancelled_qty > 0)
+        SELECT x.line_id, sum(x.shipped)::bigint AS shipped, sum(x.cancelled)::bigint AS cancelled
+          FROM (SELECT s.line_id, s.qty AS shipped, 0 AS cancelled FROM backorder.shipment s
+                UNION ALL
+                SELECT c.line_id, 0, c.qty FROM backorder.cancellation c) x
+         GROUP BY x.line_id)
     SELECT 'line balance', l.sku, l.line_id,
            format('qty %s <> allocated %s + backordered %s + shipped %s + cancelled %s',
                   l.qty, l.allocated_qty, l.backordered_qty, l.shipped_qty, l.cancelled_qty)

@@ -291,11 +291,17 @@ BEGIN ATOMIC
            pg_catalog.percentile_cont(0.9) WITHIN GROUP (ORDER BY l.allocated_at - l.placed_at)
                FILTER (WHERE w.waited AND l.allocated_at IS NOT NULL)
       FROM backorder.order_line l
+      -- the placement's events: a line's first events, which together account for its qty
+      -- (a stock loss in the same transaction sends units back with the same time stamp)
       LEFT JOIN (SELECT e.line_id, e.at,
                         pg_catalog.sum(e.qty) FILTER (WHERE e.kind = 'line_backordered') AS units
-                   FROM backorder.event e
-                  WHERE e.kind IN ('line_allocated', 'line_backordered')
-                    AND e.at >= backorder_rate.placed_from AND e.at < backorder_rate.placed_to
+                   FROM (SELECT e.line_id, e.at, e.kind, e.qty,
+                                pg_catalog.sum(e.qty) OVER (PARTITION BY e.line_id ORDER BY e.event_id)
+                                    AS upto
+                           FROM backorder.event e
+                          WHERE e.kind IN ('line_allocated', 'line_backordered')
+                            AND e.at >= backorder_rate.placed_from AND e.at < backorder_rate.placed_to) e
+                   JOIN backorder.order_line pl ON pl.line_id = e.line_id AND e.upto <= pl.qty
                   GROUP BY e.line_id, e.at) ev
              ON ev.line_id = l.line_id AND ev.at = l.placed_at
       CROSS JOIN LATERAL (
@@ -306,7 +312,7 @@ BEGIN ATOMIC
      GROUP BY l.sku;
 END;
 COMMENT ON FUNCTION backorder.backorder_rate(timestamptz, timestamptz) IS
-    'per sku, over the lines placed in [placed_from, placed_to): lines and units ordered; lines_backordered = lines whose placement queued units, units_backordered = the units they queued then (the qty of the line''s line_backordered event at its placed_at: units lost later to a stock adjustment are not counted); share_waiting = lines_backordered / lines_ordered; avg_wait and p90_wait (percentile_cont) = allocated_at - placed_at over backordered lines that are now fully allocated or shipped. A line whose events were purged counts as backordered when it was not fully allocated at placed_at (allocated_at null or later), with no units';
+    'per sku, over the lines placed in [placed_from, placed_to): lines and units ordered; lines_backordered = lines whose placement queued units, units_backordered = the units they queued then (the qty of the line''s line_backordered event among its first events, those at its placed_at that account for its qty: units lost later to a stock adjustment, even in the same transaction, are not counted); share_waiting = lines_backordered / lines_ordered; avg_wait and p90_wait (percentile_cont) = allocated_at - placed_at over backordered lines that are now fully allocated or shipped. A line whose events were purged counts as backordered when it was not fully allocated at placed_at (allocated_at null or later), with no units';
 
 CREATE VIEW backorder.backorder_rate AS
 SELECT r.sku, r.lines_ordered, r.units_ordered, r.lines_backordered, r.units_backordered,

@@ -8,7 +8,7 @@
 -- Every scenario ends with backorder.verify() being empty.
 -- psql settings, BEGIN (this file ends with ROLLBACK), SET CONSTRAINTS ALL IMMEDIATE, pg_temp.ln/it/lid
 \ir helpers.psql
-SELECT plan(156);
+SELECT plan(159);
 SET backorder.clock = '2026-01-05 10:00+00';
 
 -- helpers of this file (ln, it and lid come from helpers.psql) -------------------------
@@ -526,6 +526,12 @@ SELECT is((SELECT string_agg(invariant || ' ' || line_id || ': ' || detail, ', '
                  (SELECT cancellation_id FROM backorder.cancellation WHERE line_id = 999999998),
                  (SELECT shipment_id FROM backorder.shipment WHERE line_id = 999999999)),
           'verify() reports a shipment and a cancellation of lines that do not exist');
+SET session_replication_role = replica;
+INSERT INTO backorder.cancellation (line_id, qty, cancelled_at) VALUES (pg_temp.lid('ix4b'), 1, now());
+RESET session_replication_role;
+SELECT is((SELECT detail FROM backorder.verify() WHERE invariant = 'line ledger' AND line_id = pg_temp.lid('ix4b')),
+          'shipped 0 / cancelled 0, ledger says 0 / 1',
+          'verify() reports a cancellation row of a line whose cancelled_qty is 0');
 
 -- 14. a line whose waiting units are cancelled, with units allocated, is allocated from then on
 SET backorder.clock = '2026-03-01 08:00+00';
@@ -542,7 +548,20 @@ SELECT is((SELECT allocated_at FROM backorder.order_line WHERE order_ref = 'cw1'
 SELECT is(backorder.eta(pg_temp.lid('cw1')), '2026-03-02 09:30+00'::timestamptz, 'and eta() returns it');
 SELECT is_empty($$SELECT * FROM backorder.verify() WHERE sku = 'CW'$$, 'verify() has nothing about CW');
 
--- 15. issue_due_purchase_orders over many drafts: every issued id, in supplier byte order
+-- 15. backorder_rate counts what a line's placement queued, not a stock loss at the same time
+INSERT INTO backorder.item (sku) VALUES ('BR');
+INSERT INTO backorder.receipt (sku, qty) VALUES ('BR', 10);
+INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('br1', 'BR', 5), ('br2', 'BR', 8);
+INSERT INTO backorder.adjustment (sku, delta) VALUES ('BR', -10);   -- takes back all 10
+SELECT is(pg_temp.ln('br1') || ' | ' || pg_temp.ln('br2'),
+          'qty=5 alloc=0 back=5 ship=0 canc=0 backordered | qty=8 alloc=0 back=8 ship=0 canc=0 backordered',
+          'the loss sent both lines back to waiting, at the same engine time as their placement');
+SELECT results_eq($$SELECT lines_ordered, lines_backordered, units_backordered
+                      FROM backorder.backorder_rate('2026-03-01', '2026-03-03') WHERE sku = 'BR'$$,
+                  $$VALUES (2::bigint, 1::bigint, 3::bigint)$$,
+                  'backorder_rate: only br2 queued units when placed (3 of them)');
+
+-- 16. issue_due_purchase_orders over many drafts: every issued id, in supplier byte order
 INSERT INTO backorder.supplier (supplier_id, po_min_qty, po_max_wait)
     SELECT 'many' || g, 1000, '1 day' FROM generate_series(1, 400) g;
 INSERT INTO backorder.item (sku, supplier_id) SELECT 'MANY' || g, 'many' || g FROM generate_series(1, 400) g;

@@ -33,7 +33,7 @@
 -- control at the end shows the traps do fire for unqualified calls.
 -- psql settings, BEGIN (this file ends with ROLLBACK), SET CONSTRAINTS ALL IMMEDIATE, pg_temp.ln/it/lid
 \ir helpers.psql
-SELECT plan(85);
+SELECT plan(89);
 SET backorder.clock = '2026-03-01 08:00+00';
 
 -- roles (CREATE ROLE is transactional: nothing survives the ROLLBACK) --------------------
@@ -349,7 +349,27 @@ SELECT throws_ok($$SELECT backorder.issue_due_purchase_orders(now())$$, '42501',
                  'permission denied for function issue_due_purchase_orders', 'bo_report: issue_due_purchase_orders -> 42501');
 SELECT throws_ok($$SELECT backorder.cancel_purchase_order(1)$$, '42501',
                  'permission denied for function cancel_purchase_order', 'bo_report: cancel_purchase_order -> 42501');
+-- the engine's trigger functions on a table of one's own: they would write the real items
+CREATE TEMP TABLE my_lines (LIKE backorder.order_line);
+SELECT throws_ok($$CREATE TRIGGER t BEFORE INSERT ON my_lines FOR EACH ROW
+                   EXECUTE FUNCTION backorder.order_line_commit_stock()$$, '42501',
+                 'permission denied for function backorder.order_line_commit_stock',
+                 'bo_report: a trigger with the engine''s order function on its own table -> 42501');
 RESET ROLE;
+SET ROLE bo_app;
+CREATE TEMP TABLE my_receipts (LIKE backorder.receipt);
+SELECT throws_ok($$CREATE TRIGGER t BEFORE INSERT ON my_receipts FOR EACH ROW
+                   EXECUTE FUNCTION backorder.receipt_fill_queue()$$, '42501',
+                 'permission denied for function backorder.receipt_fill_queue',
+                 'bo_app: the same with the receipt function -> 42501');
+RESET ROLE;
+-- and the owner, who may create such a trigger, gets an error rather than a stray change
+CREATE TEMP TABLE own_lines (LIKE backorder.order_line);
+CREATE TRIGGER t BEFORE INSERT ON own_lines FOR EACH ROW EXECUTE FUNCTION backorder.order_line_commit_stock();
+SELECT throws_ok($$INSERT INTO own_lines (order_ref, sku, qty) VALUES ('x', 'R1', 1)$$, '55000',
+                 'trigger function bo_order_line_insert fires only on the tables of schema backorder',
+                 'the engine''s trigger on a table outside its schema -> 55000');
+SELECT is(pg_temp.it('R1'), 'on_hand=3 alloc=3 back=0 incoming=0 avail=0', 'R1 unchanged');
 SELECT is_empty('SELECT * FROM public.evil_log', 'no hostile object was called during the role tests either');
 SELECT is_empty('SELECT * FROM backorder.verify()', 'verify() empty at the end');
 

@@ -9,7 +9,7 @@
 -- and purchase-order work done in a savepoint that rolls back (done again at commit).
 -- Every scenario ends with backorder.verify() being empty.
 \ir helpers.psql
-SELECT plan(31);
+SELECT plan(35);
 SET backorder.clock = '2026-02-01 10:00+00';
 
 -- items with stock and their receipts, written as a restore writes them (no trigger fires), so
@@ -154,6 +154,29 @@ SELECT is(pg_temp.po_lines(),
           'draft PXA 5, received PYA 3', 'fired again: the draft line and the received order are back');
 SELECT is(pg_temp.it('PXA'), 'on_hand=0 alloc=0 back=5 incoming=5 avail=-5', 'PXA expects its 5 units');
 SELECT is_empty('SELECT * FROM backorder.verify()', 'verify() empty after the purchase-order work rolled back and redone');
+-- an item created inside the rolled-back savepoint comes back as a pending sku with no row:
+-- the next resync skips it
+SAVEPOINT gone;
+INSERT INTO backorder.item (sku, supplier_id) VALUES ('PGONE', 'PX');
+INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('pg1', 'PGONE', 1);
+ROLLBACK TO gone;
+SELECT lives_ok($$INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('px2', 'PXA', 1)$$,
+                'the next order''s resync skips the item the savepoint took with it');
+SELECT is(pg_temp.po_lines(), 'draft PXA 6, received PYA 3', 'and PXA''s draft line grew');
+-- a loop of orders, each in an exception block: every resync runs in a subtransaction that
+-- commits, and what it took is let go of then, not kept to the end of the transaction
+DO $$
+BEGIN
+    FOR i IN 1..50 LOOP
+        BEGIN
+            INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('loop', 'PXA', 1);
+        EXCEPTION WHEN division_by_zero THEN NULL;
+        END;
+    END LOOP;
+END $$;
+SELECT cmp_ok((SELECT count(*) FROM pg_backend_memory_contexts WHERE ident = 'backorder pending skus'), '<=', 1::bigint,
+              'after 50 resyncs in committed subtransactions at most one table of pending skus is left');
+SELECT is(pg_temp.it('PXA'), 'on_hand=0 alloc=0 back=56 incoming=56 avail=-56', 'PXA expects its 56 units');
 
 -- the change that cannot be taken back alone. In a two-line statement for one item, the
 -- second line changes the cached counters (written at statement end); a shop trigger on

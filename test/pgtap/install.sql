@@ -1,0 +1,41 @@
+-- install.sql: CREATE EXTENSION and the schema it is given. The install script runs with
+-- search_path = backorder, so objects someone put in a schema "backorder" beforehand would
+-- take part in resolving every name the script binds (an operator on mixed types, say). The
+-- script refuses a schema that holds any object, or whose owner is neither the installing
+-- role nor a superuser; an empty schema of a superuser's (as DROP EXTENSION leaves it, or a
+-- restore makes it) is fine.
+-- psql settings, BEGIN (this file ends with ROLLBACK), SET CONSTRAINTS ALL IMMEDIATE, pg_temp.ln/it/lid
+\ir helpers.psql
+SELECT plan(7);
+
+DROP EXTENSION backorder CASCADE;
+CREATE SCHEMA IF NOT EXISTS backorder;
+SELECT is((SELECT count(*) FROM pg_catalog.pg_class WHERE relnamespace = 'backorder'::regnamespace), 0::bigint,
+          'after DROP EXTENSION the schema backorder is empty');
+
+CREATE ROLE planter;
+ALTER SCHEMA backorder OWNER TO planter;
+SELECT throws_ok('CREATE EXTENSION backorder', '42P06',
+                 'schema "backorder" already exists, with objects in it or owned by a role that is neither you nor a superuser',
+                 'a schema owned by another, unprivileged role is refused');
+
+ALTER SCHEMA backorder OWNER TO CURRENT_USER;
+CREATE FUNCTION backorder.planted(numeric, bigint) RETURNS boolean LANGUAGE sql AS 'SELECT true';
+CREATE OPERATOR backorder.>= (LEFTARG = numeric, RIGHTARG = bigint, FUNCTION = backorder.planted);
+SELECT throws_ok('CREATE EXTENSION backorder', '42P06', NULL,
+                 'a schema holding an operator (and its function) is refused');
+DROP OPERATOR backorder.>= (numeric, bigint);
+DROP FUNCTION backorder.planted(numeric, bigint);
+CREATE TABLE backorder.leftover (x int);
+SELECT throws_ok('CREATE EXTENSION backorder', '42P06', NULL, 'a schema holding a table is refused');
+DROP TABLE backorder.leftover;
+
+SELECT lives_ok('CREATE EXTENSION backorder', 'an empty schema owned by the installing superuser is fine');
+INSERT INTO backorder.item (sku) VALUES ('I1');
+INSERT INTO backorder.receipt (sku, qty) VALUES ('I1', 2);
+INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('i1', 'I1', 3);
+SELECT is(pg_temp.ln('i1'), 'qty=3 alloc=2 back=1 ship=0 canc=0 partially_allocated', 'and the engine works in it');
+SELECT is_empty('SELECT * FROM backorder.verify()', 'verify() empty');
+
+SELECT * FROM finish();
+ROLLBACK;
