@@ -36,6 +36,8 @@
 #include "nodes/plannodes.h"
 #include "parser/parsetree.h"
 #include "tcop/pquery.h"
+#include "utils/timestamp.h"
+#include "storage/proc.h"
 #include "commands/extension.h"
 
 PG_MODULE_MAGIC;
@@ -44,6 +46,13 @@ static char *clock_setting = NULL;	/* backorder.clock: '' means transaction star
 static int	engine_depth = 0;
 static Oid	engine_saved_user = InvalidOid;
 static int	engine_saved_sec = 0;
+
+/*
+ * Where the library was loaded: the subtransactions open then have no depth mark (they
+ * started before the callback existed), and engine_depth was 0 when they started.
+ */
+static LocalTransactionId load_lxid = InvalidLocalTransactionId;
+static SubTransactionId load_subid = InvalidSubTransactionId;
 
 /*
  * engine_depth at the start of each open subtransaction: an error that a savepoint
@@ -91,7 +100,7 @@ _PG_init(void)
 							   "Empty (the default) means the start time of the current transaction. Meant for tests, replays and simulations.",
 							   &clock_setting,
 							   "",
-							   PGC_USERSET,
+							   PGC_SUSET,
 							   0,
 							   NULL, NULL, NULL);
 	DefineCustomBoolVariable("backorder.notify",
@@ -107,6 +116,11 @@ _PG_init(void)
 	prev_executor_start = ExecutorStart_hook;
 	ExecutorStart_hook = bo_executor_start;
 	unvetted = !process_shared_preload_libraries_in_progress;
+	if (IsTransactionState())
+	{
+		load_lxid = MyProc->lxid;
+		load_subid = GetCurrentSubTransactionId();
+	}
 	RegisterXactCallback(bo_xact_callback, NULL);
 	RegisterSubXactCallback(bo_subxact_callback, NULL);
 }
@@ -127,6 +141,12 @@ bo_now(void)
 											ObjectIdGetDatum(InvalidOid),
 											Int32GetDatum(-1));
 
+		/* written into maintained columns: infinity would break the reports' arithmetic */
+		if (TIMESTAMP_NOT_FINITE(DatumGetTimestampTz(d)))
+			ereport(ERROR,
+					(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+					 errmsg("backorder.clock must be a finite time"),
+					 errdetail("It is \"%s\".", clock_setting)));
 		if (parsed_text)
 			pfree(parsed_text);
 		parsed_text = MemoryContextStrdup(TopMemoryContext, clock_setting);
@@ -573,9 +593,10 @@ bo_enum_label(Oid oid)
 	char	   *label;
 	int			i;
 
+	/* a copy: an invalidation may empty the cache while the caller holds the label */
 	for (i = 0; i < enum_cache_n; i++)
 		if (enum_cache[i].oid == oid)
-			return enum_cache[i].label;
+			return pstrdup(enum_cache[i].label);
 	tup = SearchSysCache1(ENUMOID, ObjectIdGetDatum(oid));
 	if (!HeapTupleIsValid(tup))
 		elog(ERROR, "backorder: cache lookup failed for enum value %u", oid);
@@ -835,20 +856,78 @@ bo_shop_triggers(Relation rel, int16 event)
  * purchase_sync fires only for supplier or pack-size changes, never for counters.
  */
 static bool
+engine_check(const char *name)
+{
+	static const char *const names[] = {
+		"item_backorder_limit_check", "item_pack_size_check", "item_sku_check",
+		"purchase_order_line_qty_check", "purchase_order_line_received_qty_check"
+	};
+	int			i;
+
+	for (i = 0; i < (int) lengthof(names); i++)
+		if (strcmp(name, names[i]) == 0)
+			return true;
+	return false;
+}
+
+/* The columns the engine fills when it inserts rows directly (events, draft lines). */
+static bool
+engine_column(const char *rel, const char *col)
+{
+	static const char *const cols[][2] = {
+		{"event", "event_id"}, {"event", "at"}, {"event", "kind"}, {"event", "sku"},
+		{"event", "order_ref"}, {"event", "line_id"}, {"event", "po_id"}, {"event", "qty"},
+		{"purchase_order_line", "po_id"}, {"purchase_order_line", "sku"},
+		{"purchase_order_line", "qty"}, {"purchase_order_line", "received_qty"},
+		{"purchase_order_line", "first_demand_at"}
+	};
+	int			i;
+
+	for (i = 0; i < (int) lengthof(cols); i++)
+		if (strcmp(rel, cols[i][0]) == 0 && strcmp(col, cols[i][1]) == 0)
+			return true;
+	return false;
+}
+
+static bool
 direct_ok_uncached(Relation rel, int16 event)
 {
+	TupleDesc	desc = RelationGetDescr(rel);
 	List	   *indexes;
 	ListCell   *lc;
 	bool		ok = true;
+	int			i;
 
+	bool		any_index = (event & BO_DIRECT_ANY_INDEX) != 0;
+
+	event &= ~BO_DIRECT_ANY_INDEX;
 	if (bo_shop_triggers(rel, event))
 		return false;
+	/* a CHECK constraint a shop added is the executor's to evaluate */
+	if (desc->constr)
+		for (i = 0; i < desc->constr->num_check; i++)
+			if (!engine_check(desc->constr->check[i].ccname))
+				return false;
+	/* so are a shop column's default, NOT NULL or generation on insert */
+	if (event & TRIGGER_TYPE_INSERT)
+		for (i = 0; i < desc->natts; i++)
+		{
+			Form_pg_attribute att = TupleDescAttr(desc, i);
+
+			if (!att->attisdropped &&
+				!engine_column(RelationGetRelationName(rel), NameStr(att->attname)) &&
+				(att->atthasdef || att->attnotnull || att->attgenerated || att->attidentity))
+				return false;
+		}
 	indexes = RelationGetIndexList(rel);
 	foreach(lc, indexes)
 	{
 		Relation	ir = index_open(lfirst_oid(lc), AccessShareLock);
 
-		ok = RelationGetIndexExpressions(ir) == NIL && RelationGetIndexPredicate(ir) == NIL;
+		/* exclusion constraints and deferred uniqueness are the executor's to check */
+		ok = (any_index ||
+			  (RelationGetIndexExpressions(ir) == NIL && RelationGetIndexPredicate(ir) == NIL)) &&
+			ir->rd_index->indimmediate && !ir->rd_index->indisexclusion;
 		index_close(ir, AccessShareLock);
 		if (!ok)
 			break;
@@ -934,6 +1013,9 @@ bo_indexes_insert(BoIndexSet *s, HeapTuple tup)
 		Datum		values[INDEX_MAX_KEYS];
 		bool		isnull[INDEX_MAX_KEYS];
 
+		/* an index being built (CREATE INDEX CONCURRENTLY) takes no entries yet */
+		if (!s->infos[i]->ii_ReadyForInserts)
+			continue;
 		/* a partial index holds only the rows its predicate accepts */
 		if (s->infos[i]->ii_PredicateState &&
 			!ExecQual(s->infos[i]->ii_PredicateState, econtext))
@@ -1156,12 +1238,23 @@ bo_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 			break;
 		case SUBXACT_EVENT_COMMIT_SUB:
 		case SUBXACT_EVENT_ABORT_SUB:
-			while (ndepth_marks > 0 && depth_marks[ndepth_marks - 1].subid >= mySubid)
 			{
-				ndepth_marks--;
-				if (event == SUBXACT_EVENT_ABORT_SUB &&
-					depth_marks[ndepth_marks].subid == mySubid)
-					engine_depth = depth_marks[ndepth_marks].depth;
+				bool		marked = false;
+
+				while (ndepth_marks > 0 && depth_marks[ndepth_marks - 1].subid >= mySubid)
+				{
+					ndepth_marks--;
+					if (event == SUBXACT_EVENT_ABORT_SUB &&
+						depth_marks[ndepth_marks].subid == mySubid)
+					{
+						engine_depth = depth_marks[ndepth_marks].depth;
+						marked = true;
+					}
+				}
+				/* a subtransaction opened before the library was loaded began at depth 0 */
+				if (event == SUBXACT_EVENT_ABORT_SUB && !marked &&
+					MyProc->lxid == load_lxid && mySubid <= load_subid)
+					engine_depth = 0;
 			}
 			if (event == SUBXACT_EVENT_COMMIT_SUB)
 				po_subxact_commit(mySubid, parentSubid);

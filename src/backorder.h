@@ -105,6 +105,8 @@ extern int	bo_attnum(Relation rel, const char *colname);
 extern Oid	bo_relid(const char *name);
 extern Oid	bo_enum_oid(Oid typid, const char *label);
 extern const char *bo_enum_label(Oid oid);
+/* with the event: the writer inserts index entries of expression and partial indexes too */
+#define BO_DIRECT_ANY_INDEX 0x4000
 extern bool bo_direct_ok(Relation rel, int16 event);
 extern bool bo_shop_triggers(Relation rel, int16 event);
 extern bool bo_row_locked(TM_Result res, const char *what, const char *key);

@@ -239,7 +239,7 @@ pkey_row_find(PkeyRow *r, const char *relname, int16 events, int n,
 	r->k.rel = table_open(bo_relid(relname), RowExclusiveLock);
 	for (i = 0; i < n; i++)
 		attnums[i] = bo_attnum(r->k.rel, cols[i]);
-	if (bo_shop_triggers(r->k.rel, events) ||
+	if (!bo_direct_ok(r->k.rel, events | BO_DIRECT_ANY_INDEX) ||
 		(r->k.idx = open_pkey(r->k.rel, n, attnums)) == NULL)
 	{
 		table_close(r->k.rel, NoLock);

@@ -1002,6 +1002,10 @@ bo_issue_due_purchase_orders(PG_FUNCTION_ARGS)
 	ListCell   *lc;
 	uint64		i;
 
+	if (TIMESTAMP_NOT_FINITE(as_of))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("as_of must be a finite time")));
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
 	SPI_connect();
 	bo_engine_enter(bo_owner());

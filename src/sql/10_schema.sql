@@ -40,9 +40,13 @@ CREATE TABLE backorder.supplier (
     supplier_id text PRIMARY KEY
         CHECK (pg_catalog.length(supplier_id) OPERATOR(pg_catalog.<=) 200),
     name        text NOT NULL DEFAULT '',
-    lead_time   interval CHECK (lead_time OPERATOR(pg_catalog.>=) '0'::interval),
+    -- at most 100 years: the engine adds them to times (expected_at, the draft's due time),
+    -- which must stay in timestamptz's range
+    lead_time   interval CHECK (lead_time OPERATOR(pg_catalog.>=) '0'::interval
+                                AND lead_time OPERATOR(pg_catalog.<=) '100 years'::interval),
     po_min_qty  bigint NOT NULL DEFAULT 1 CHECK (po_min_qty OPERATOR(pg_catalog.>) 0),
-    po_max_wait interval CHECK (po_max_wait OPERATOR(pg_catalog.>=) '0'::interval)
+    po_max_wait interval CHECK (po_max_wait OPERATOR(pg_catalog.>=) '0'::interval
+                                AND po_max_wait OPERATOR(pg_catalog.<=) '100 years'::interval)
 );
 
 -- Stock-keeping units. The counters are maintained by the engine; fillfactor leaves

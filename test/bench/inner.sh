@@ -40,7 +40,9 @@ reset() {
           -c 'CREATE EXTENSION backorder' || return
     else
         { echo "DROP SCHEMA IF EXISTS $v CASCADE; CREATE SCHEMA $v;"
-          sed -e '/^\\echo/d' -e '/pg_extension_config_dump/d' -e "s/backorder\./$v./g" "$SCHEMA"
+          # (without the install script's guard of schema backorder, which holds the extension)
+          sed -e '/^\\echo/d' -e '/pg_extension_config_dump/d' -e '/^DO \$guard\$/,/^\$guard\$;/d' \
+              -e "s/backorder\./$v./g" "$SCHEMA"
           cat "$here/$v.sql"; } | q || return
     fi
     q -v v="$v" -v n="$n" -v stock="$stock" -v supplier="$sup" -v plain="$([ "$v" = plain ] && echo true || echo false)" -f "$here/seed.sql"

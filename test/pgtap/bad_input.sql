@@ -5,7 +5,7 @@
 -- Odd and long text values are accepted and round-trip exactly.
 -- psql settings, BEGIN (this file ends with ROLLBACK), SET CONSTRAINTS ALL IMMEDIATE, pg_temp.ln/it/lid
 \ir helpers.psql
-SELECT plan(284);
+SELECT plan(292);
 SET backorder.clock = '2026-02-01 09:00+00';
 
 -- helpers of this file (ln, it and lid come from helpers.psql) -------------------------
@@ -382,6 +382,20 @@ SELECT pg_temp.rejects($$DELETE FROM backorder.item WHERE sku = 'ADJ-ONLY'$$,
                        'BO005', 'item "ADJ-ONLY" has adjustments and cannot be deleted', 'deleting an item with only an adjustment');
 SELECT lives_ok($$DELETE FROM backorder.item WHERE sku = 'UNUSED'$$, 'deleting an item nobody used is allowed');
 SELECT is((SELECT count(*) FROM backorder.item WHERE sku = 'UNUSED'), 0::bigint, 'the unused item is gone');
+
+-- 7a. times the engine writes or adds to must stay finite and in range
+SELECT pg_temp.rejects($$INSERT INTO backorder.supplier (supplier_id, lead_time) VALUES ('far', '101 years')$$,
+                       '23514', 'new row for relation "supplier" violates check constraint "supplier_lead_time_check"',
+                       'a lead_time over 100 years');
+SELECT pg_temp.rejects($$UPDATE backorder.supplier SET po_max_wait = '300000 years' WHERE supplier_id = 'sup3'$$,
+                       '23514', 'new row for relation "supplier" violates check constraint "supplier_po_max_wait_check"',
+                       'a po_max_wait over 100 years');
+SELECT pg_temp.rejects($$SELECT backorder.issue_due_purchase_orders('infinity')$$,
+                       '22008', 'as_of must be a finite time', 'issue_due_purchase_orders(''infinity'')');
+SET backorder.clock = 'infinity';
+SELECT pg_temp.rejects($$INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('inf', 'B', 1)$$,
+                       '22008', 'backorder.clock must be a finite time', 'an order under backorder.clock = infinity');
+SET backorder.clock = '2026-02-01 09:00+00';
 
 -- 7b. INSERT ... ON CONFLICT on a ledger table is refused before it runs (the row triggers
 -- would commit stock for a row that ON CONFLICT then skips), also from PL/pgSQL; EXPLAIN

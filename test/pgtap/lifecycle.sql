@@ -8,7 +8,7 @@
 -- Every scenario ends with backorder.verify() being empty.
 -- psql settings, BEGIN (this file ends with ROLLBACK), SET CONSTRAINTS ALL IMMEDIATE, pg_temp.ln/it/lid
 \ir helpers.psql
-SELECT plan(159);
+SELECT plan(164);
 SET backorder.clock = '2026-01-05 10:00+00';
 
 -- helpers of this file (ln, it and lid come from helpers.psql) -------------------------
@@ -579,6 +579,24 @@ SELECT results_eq('SELECT po_id FROM many_issued ORDER BY n',
 SELECT is((SELECT count(*) FROM backorder.purchase_order WHERE supplier_id LIKE 'many%' AND status = 'issued'),
           400::bigint, 'and all 400 are issued');
 SELECT is_empty($$SELECT * FROM backorder.verify() WHERE sku LIKE 'MANY%'$$, 'verify() has nothing about those items');
+
+-- 17. what a shop adds to the engine's tables holds on the engine's own writes too: a
+-- CHECK constraint (the engine then writes that table through the executor), a column with
+-- a default and NOT NULL on the events
+ALTER TABLE backorder.item ADD CONSTRAINT shop_cap CHECK (sku <> 'SHOPCK' OR backordered <= 5);
+INSERT INTO backorder.item (sku) VALUES ('SHOPCK');
+SELECT lives_ok($$INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('ck1', 'SHOPCK', 5)$$,
+                'an order within the shop''s CHECK on item');
+SELECT throws_ok($$INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('ck2', 'SHOPCK', 1)$$,
+                 '23514', 'new row for relation "item" violates check constraint "shop_cap"',
+                 'an order that would break it fails with the CHECK''s error');
+SELECT is(pg_temp.it('SHOPCK'), 'on_hand=0 alloc=0 back=5 incoming=0 avail=-5', 'SHOPCK keeps the first order only');
+ALTER TABLE backorder.event ADD COLUMN source text NOT NULL DEFAULT 'engine';
+INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('src1', 'CW', 1);
+SELECT is((SELECT string_agg(DISTINCT source, ',') FROM backorder.event
+            WHERE line_id = pg_temp.lid('src1')), 'engine',
+          'a shop''s event column with a default and NOT NULL gets its default');
+SELECT is_empty($$SELECT * FROM backorder.verify() WHERE sku IN ('SHOPCK', 'CW')$$, 'verify() has nothing about them');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -33,7 +33,7 @@
 -- control at the end shows the traps do fire for unqualified calls.
 -- psql settings, BEGIN (this file ends with ROLLBACK), SET CONSTRAINTS ALL IMMEDIATE, pg_temp.ln/it/lid
 \ir helpers.psql
-SELECT plan(89);
+SELECT plan(90);
 SET backorder.clock = '2026-03-01 08:00+00';
 
 -- roles (CREATE ROLE is transactional: nothing survives the ROLLBACK) --------------------
@@ -349,6 +349,9 @@ SELECT throws_ok($$SELECT backorder.issue_due_purchase_orders(now())$$, '42501',
                  'permission denied for function issue_due_purchase_orders', 'bo_report: issue_due_purchase_orders -> 42501');
 SELECT throws_ok($$SELECT backorder.cancel_purchase_order(1)$$, '42501',
                  'permission denied for function cancel_purchase_order', 'bo_report: cancel_purchase_order -> 42501');
+SELECT throws_ok($$SET backorder.clock = '2020-01-01 00:00+00'$$, '42501',
+                 'permission denied to set parameter "backorder.clock"',
+                 'bo_report: may not choose the times the engine writes (backorder.clock) -> 42501');
 -- the engine's trigger functions on a table of one's own: they would write the real items
 CREATE TEMP TABLE my_lines (LIKE backorder.order_line);
 SELECT throws_ok($$CREATE TRIGGER t BEFORE INSERT ON my_lines FOR EACH ROW

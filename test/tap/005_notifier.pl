@@ -136,6 +136,18 @@ like($oc_err, qr/INSERT \.\.\. ON CONFLICT is not supported on backorder\.adjust
 is($plain->safe_psql('notify', q{SELECT on_hand || ' ' || (SELECT count(*) FROM backorder.adjustment)
 		FROM backorder.item WHERE sku = 'OC'}),
 	'1 1', 'only the plain adjustment changed stock');
+
+# an engine error caught by a savepoint that was opened before the library was loaded: the
+# guards must be on again after the rollback (the savepoint has no depth mark of its own)
+$plain->safe_psql('notify', q{INSERT INTO backorder.item (sku, policy) VALUES ('DN', 'deny')});
+(undef, undef, $oc_err) = $plain->psql('notify', q{BEGIN;
+	SAVEPOINT s;
+	INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('dn', 'DN', 1);
+	ROLLBACK TO s;
+	UPDATE backorder.order_line SET qty = qty;
+	ROLLBACK;}, on_error_stop => 0);
+like($oc_err, qr/not enough stock of item "DN".*rows of table "order_line" cannot be updated or deleted/s,
+	'without the preload: after a caught engine error the ledger guard still refuses an UPDATE');
 $plain->stop;
 
 # 2. preload: a worker per database, on demand
