@@ -908,17 +908,24 @@ direct_ok_uncached(Relation rel, int16 event)
 		for (i = 0; i < desc->constr->num_check; i++)
 			if (!engine_check(desc->constr->check[i].ccname))
 				return false;
-	/* so are a shop column's default, NOT NULL or generation on insert */
-	if (event & TRIGGER_TYPE_INSERT)
-		for (i = 0; i < desc->natts; i++)
-		{
-			Form_pg_attribute att = TupleDescAttr(desc, i);
+	/*
+	 * So are a shop column's generation (on every write: the engine recomputes only
+	 * item.available), and its default or NOT NULL on insert.
+	 */
+	for (i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+		const char *relname = RelationGetRelationName(rel);
 
-			if (!att->attisdropped &&
-				!engine_column(RelationGetRelationName(rel), NameStr(att->attname)) &&
-				(att->atthasdef || att->attnotnull || att->attgenerated || att->attidentity))
-				return false;
-		}
+		if (att->attisdropped)
+			continue;
+		if (att->attgenerated &&
+			!(strcmp(relname, "item") == 0 && strcmp(NameStr(att->attname), "available") == 0))
+			return false;
+		if ((event & TRIGGER_TYPE_INSERT) && !engine_column(relname, NameStr(att->attname)) &&
+			(att->atthasdef || att->attnotnull || att->attidentity))
+			return false;
+	}
 	indexes = RelationGetIndexList(rel);
 	foreach(lc, indexes)
 	{

@@ -508,8 +508,8 @@ take_step(LineState *l, void *arg)
 /*
  * take_back without SPI: walk order_line_sku_idx backward from the item's newest line,
  * taking units back from each allocated line in place (the item is locked: nobody else
- * changes its lines). Returns false, having done nothing, when a shop trigger on
- * order_line updates must see the writes, or the index is not the engine's.
+ * changes its lines). Returns false, having done nothing, when order_line's writes must go
+ * through the executor (bo_direct_ok), or the index is not the engine's.
  */
 static bool
 take_direct(StockEntry *e, WalkState *w)
@@ -518,7 +518,7 @@ take_direct(StockEntry *e, WalkState *w)
 
 	key_scan_begin(&k, "order_line", RowExclusiveLock, "order_line_sku_idx", "sku",
 				   CStringGetTextDatum(e->sku), true);
-	if (bo_shop_triggers(k.rel, TRIGGER_TYPE_UPDATE) || !sku_line_index(k.idx, k.rel))
+	if (!bo_direct_ok(k.rel, TRIGGER_TYPE_UPDATE) || !sku_line_index(k.idx, k.rel))
 	{
 		key_scan_end(&k);
 		return false;

@@ -52,6 +52,19 @@ typedef struct PoTaken
 } PoTaken;
 static List *po_taken = NIL;	/* of PoTaken, in TopTransactionContext */
 
+/* Free a table of skus and the strings it points to (po_mark_sku's copies). */
+static void
+skus_free(HTAB *skus)
+{
+	HASH_SEQ_STATUS seq;
+	char	  **sku;
+
+	hash_seq_init(&seq, skus);
+	while ((sku = hash_seq_search(&seq)) != NULL)
+		pfree(*sku);
+	hash_destroy(skus);
+}
+
 /* A resync takes skus (a pending_skus table, or NULL) and booked orders. */
 static void
 po_take(HTAB *skus, List *booked)
@@ -134,7 +147,7 @@ po_subxact_commit(SubTransactionId subid, SubTransactionId parent)
 			continue;
 		}
 		if (t->skus)
-			hash_destroy(t->skus);
+			skus_free(t->skus);
 		list_free_deep(t->booked);
 		pfree(t);
 		po_taken = foreach_delete_current(po_taken, lc);
@@ -159,7 +172,7 @@ po_subxact_abort(SubTransactionId subid)
 			hash_seq_init(&seq, t->skus);
 			while ((sku = hash_seq_search(&seq)) != NULL)
 				po_mark_sku(*sku);
-			hash_destroy(t->skus);
+			skus_free(t->skus);
 		}
 		if (t->booked)
 		{

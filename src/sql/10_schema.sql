@@ -2,19 +2,15 @@
 -- The parts under src/sql/ are concatenated in name order into backorder--<version>.sql.
 \echo Use "CREATE EXTENSION backorder" to load this file. \quit
 
--- The schema must be new, or empty and owned by the installing role or a superuser (as after
--- DROP EXTENSION, or in a restore). This script runs with search_path = backorder: functions
--- or operators someone had put there would take part in resolving the names of every body
--- and view created below, and run later as whoever calls them (PostgreSQL's rules for
--- extension scripts).
+-- The schema must be new, or empty (as after DROP EXTENSION, or in a restore, which creates
+-- it first). This script runs with search_path = backorder: functions or operators someone
+-- had put there would take part in resolving the names of every body and view created
+-- below, and run later as whoever calls them (PostgreSQL's rules for extension scripts).
 DO $guard$
 DECLARE
     nsp oid := 'backorder'::pg_catalog.regnamespace;
 BEGIN
-    IF NOT (SELECT r.rolsuper OR r.rolname OPERATOR(pg_catalog.=) CURRENT_USER
-              FROM pg_catalog.pg_namespace n JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) n.nspowner
-             WHERE n.oid OPERATOR(pg_catalog.=) nsp)
-       OR EXISTS (SELECT FROM pg_catalog.pg_class WHERE relnamespace OPERATOR(pg_catalog.=) nsp)
+    IF EXISTS (SELECT FROM pg_catalog.pg_class WHERE relnamespace OPERATOR(pg_catalog.=) nsp)
        OR EXISTS (SELECT FROM pg_catalog.pg_proc WHERE pronamespace OPERATOR(pg_catalog.=) nsp)
        OR EXISTS (SELECT FROM pg_catalog.pg_type WHERE typnamespace OPERATOR(pg_catalog.=) nsp)
        OR EXISTS (SELECT FROM pg_catalog.pg_operator WHERE oprnamespace OPERATOR(pg_catalog.=) nsp)
@@ -23,9 +19,9 @@ BEGIN
        OR EXISTS (SELECT FROM pg_catalog.pg_opclass WHERE opcnamespace OPERATOR(pg_catalog.=) nsp)
        OR EXISTS (SELECT FROM pg_catalog.pg_opfamily WHERE opfnamespace OPERATOR(pg_catalog.=) nsp)
     THEN
-        RAISE EXCEPTION 'schema "backorder" already exists, with objects in it or owned by a role that is neither you nor a superuser'
+        RAISE EXCEPTION 'schema "backorder" already exists and holds objects'
             USING ERRCODE = 'duplicate_schema',
-                  HINT = 'CREATE EXTENSION backorder needs a new schema "backorder", or an empty one owned by you or a superuser: drop or rename the existing one first.';
+                  HINT = 'CREATE EXTENSION backorder needs a new or empty schema "backorder": drop or rename the existing one first.';
     END IF;
 END
 $guard$;

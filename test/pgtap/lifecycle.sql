@@ -8,7 +8,7 @@
 -- Every scenario ends with backorder.verify() being empty.
 -- psql settings, BEGIN (this file ends with ROLLBACK), SET CONSTRAINTS ALL IMMEDIATE, pg_temp.ln/it/lid
 \ir helpers.psql
-SELECT plan(164);
+SELECT plan(166);
 SET backorder.clock = '2026-01-05 10:00+00';
 
 -- helpers of this file (ln, it and lid come from helpers.psql) -------------------------
@@ -596,7 +596,19 @@ INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('src1', 'CW', 1);
 SELECT is((SELECT string_agg(DISTINCT source, ',') FROM backorder.event
             WHERE line_id = pg_temp.lid('src1')), 'engine',
           'a shop''s event column with a default and NOT NULL gets its default');
-SELECT is_empty($$SELECT * FROM backorder.verify() WHERE sku IN ('SHOPCK', 'CW')$$, 'verify() has nothing about them');
+ALTER TABLE backorder.order_line ADD CONSTRAINT shop_vip CHECK (order_ref <> 'vip1' OR backordered_qty = 0);
+INSERT INTO backorder.item (sku) VALUES ('VIP');
+INSERT INTO backorder.receipt (sku, qty) VALUES ('VIP', 2);
+INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('vip1', 'VIP', 2);
+SELECT throws_ok($$INSERT INTO backorder.adjustment (sku, delta) VALUES ('VIP', -1)$$,
+                 '23514', 'new row for relation "order_line" violates check constraint "shop_vip"',
+                 'a stock loss taking units back against a shop CHECK on order_line fails with it');
+ALTER TABLE backorder.order_line DROP CONSTRAINT shop_vip;
+ALTER TABLE backorder.order_line ADD COLUMN open_qty bigint GENERATED ALWAYS AS (allocated_qty + backordered_qty) STORED;
+INSERT INTO backorder.shipment (line_id, qty) VALUES (pg_temp.lid('vip1'), 1);
+SELECT is((SELECT open_qty FROM backorder.order_line WHERE order_ref = 'vip1'), 1::bigint,
+          'a shop''s generated column on order_line follows the engine''s update of the line');
+SELECT is_empty($$SELECT * FROM backorder.verify() WHERE sku IN ('SHOPCK', 'CW', 'VIP')$$, 'verify() has nothing about them');
 
 SELECT * FROM finish();
 ROLLBACK;
