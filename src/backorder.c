@@ -77,7 +77,13 @@ static void bo_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 void		_PG_init(void);
 
 static ExecutorStart_hook_type prev_executor_start = NULL;
+static ExecutorEnd_hook_type prev_executor_end = NULL;
 static void bo_executor_start(QueryDesc *queryDesc, int eflags);
+static void bo_executor_end(QueryDesc *queryDesc);
+
+/* The running INSERT into order_line and the planner's estimate of its rows (see stock.c). */
+static QueryDesc *lines_query = NULL;
+static double lines_estimate = 0;
 
 /*
  * Loaded in the middle of a statement (not preloaded): the executor hook did not see the
@@ -115,6 +121,8 @@ _PG_init(void)
 	notify_init();
 	prev_executor_start = ExecutorStart_hook;
 	ExecutorStart_hook = bo_executor_start;
+	prev_executor_end = ExecutorEnd_hook;
+	ExecutorEnd_hook = bo_executor_end;
 	unvetted = !process_shared_preload_libraries_in_progress;
 	if (IsTransactionState())
 	{
@@ -443,12 +451,50 @@ reject_on_conflict(PlannedStmt *ps)
 static void
 bo_executor_start(QueryDesc *queryDesc, int eflags)
 {
+	PlannedStmt *ps = queryDesc->plannedstmt;
+
 	if (!(eflags & EXEC_FLAG_EXPLAIN_ONLY))
-		reject_on_conflict(queryDesc->plannedstmt);
+	{
+		reject_on_conflict(ps);
+		/* an INSERT into order_line: how many lines the planner expects */
+		if (ps->commandType == CMD_INSERT && IsA(ps->planTree, ModifyTable) &&
+			outerPlan(ps->planTree) != NULL &&
+			rt_fetch(((ModifyTable *) ps->planTree)->nominalRelation, ps->rtable)->relid ==
+			bo_relid("order_line"))
+		{
+			lines_query = queryDesc;
+			lines_estimate = outerPlan(ps->planTree)->plan_rows;
+		}
+	}
 	if (prev_executor_start)
 		prev_executor_start(queryDesc, eflags);
 	else
 		standard_ExecutorStart(queryDesc, eflags);
+}
+
+static void
+bo_executor_end(QueryDesc *queryDesc)
+{
+	if (queryDesc == lines_query)
+		bo_lines_estimate_reset();
+	if (prev_executor_end)
+		prev_executor_end(queryDesc);
+	else
+		standard_ExecutorEnd(queryDesc);
+}
+
+/* The planner's estimate of the rows of the running INSERT into order_line (0: none). */
+double
+bo_lines_estimate(void)
+{
+	return lines_query ? lines_estimate : 0;
+}
+
+void
+bo_lines_estimate_reset(void)
+{
+	lines_query = NULL;
+	lines_estimate = 0;
 }
 
 /* The client's statement, for a row trigger that the executor hook may have missed. */
@@ -1205,6 +1251,7 @@ bo_xact_callback(XactEvent event, void *arg)
 			stock_reset();
 			events_reset();
 			po_reset();
+			bo_lines_estimate_reset();
 			unvetted = false;
 			engine_depth = 0;
 			ndepth_marks = 0;
@@ -1271,6 +1318,7 @@ bo_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 				events_subxact_abort(mySubid);
 				notify_subxact_abort(mySubid);
 				po_subxact_abort(mySubid);
+				bo_lines_estimate_reset();
 			}
 			break;
 		default:

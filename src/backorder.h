@@ -86,6 +86,8 @@ extern TimestampTz bo_now(void);
 extern void bo_engine_enter(Oid owner);
 extern void bo_engine_leave(void);
 extern bool bo_in_engine(void);
+extern double bo_lines_estimate(void);
+extern void bo_lines_estimate_reset(void);
 extern Oid	bo_owner(void);
 extern SPIPlanPtr bo_prepare(SPIPlanPtr *cache, const char *sql, int nargs, const Oid *argtypes);
 extern SPIPlanPtr bo_prepare_custom(SPIPlanPtr *cache, const char *sql, int nargs,

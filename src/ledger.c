@@ -732,6 +732,7 @@ bo_order_line_insert(PG_FUNCTION_ARGS)
 	StockEntry *e;
 	StockPeek	peek;
 	bool		claimed = false;
+	int64		head_id = 0;		/* the id drawn for a line heading the queue (claim) */
 	BoCols		c;
 	TimestampTz now = bo_now();
 	const int  *a = order_line_cols.attnums;
@@ -748,9 +749,17 @@ bo_order_line_insert(PG_FUNCTION_ARGS)
 	{
 		/* first touch: the new counters claim the row (see stock_claim) */
 		order_split(&peek.row, qty, &alloc, &back);
-		/* refusals are raised only on the locked row; a line heading the queue needs its id */
-		if (order_refusal(&peek.row, back) == ORDER_OK && (back == 0 || peek.row.queue_head != 0))
+		/* refusals are raised only on the locked row */
+		if (order_refusal(&peek.row, back) == ORDER_OK)
 		{
+			/*
+			 * A line heading the queue puts its id in the row it claims. Drawn now, before
+			 * the claim, it still comes before the id of any line that claims the row
+			 * after this one: a claim fails on a row changed since its peek, and the id is
+			 * then dropped (a gap) and drawn again under the lock.
+			 */
+			if (back > 0 && peek.row.queue_head == 0)
+				peek.row.queue_head = head_id = next_line_id();
 			peek.row.allocated += alloc;
 			peek.row.backordered += back;
 			e = stock_claim(sku, &peek);
@@ -792,7 +801,7 @@ bo_order_line_insert(PG_FUNCTION_ARGS)
 		po_mark(e);
 
 	memset(&l, 0, sizeof(l));
-	l.line_id = next_line_id();
+	l.line_id = claimed && head_id != 0 ? head_id : next_line_id();
 	if (back > 0 && e->queue_head == 0)
 	{
 		Assert(!claimed);
