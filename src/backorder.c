@@ -456,9 +456,13 @@ bo_executor_start(QueryDesc *queryDesc, int eflags)
 	if (!(eflags & EXEC_FLAG_EXPLAIN_ONLY))
 	{
 		reject_on_conflict(ps);
-		/* an INSERT into order_line: how many lines the planner expects */
+		/*
+		 * An INSERT into order_line: how many lines the planner expects. (Every database
+		 * of a cluster that preloads the library comes here: most have no schema
+		 * backorder, and bo_relid needs one.)
+		 */
 		if (ps->commandType == CMD_INSERT && IsA(ps->planTree, ModifyTable) &&
-			outerPlan(ps->planTree) != NULL &&
+			outerPlan(ps->planTree) != NULL && OidIsValid(bo_namespace()) &&
 			rt_fetch(((ModifyTable *) ps->planTree)->nominalRelation, ps->rtable)->relid ==
 			bo_relid("order_line"))
 		{
@@ -569,7 +573,7 @@ bo_relid(const char *name)
 	for (i = 0; i < relid_cache_n; i++)
 		if (strcmp(relid_cache[i].name, name) == 0)
 			return relid_cache[i].relid;
-	relid = get_relname_relid(name, get_namespace_oid("backorder", false));
+	relid = get_relname_relid(name, bo_namespace());	/* InvalidOid: no such schema */
 	if (OidIsValid(relid) && relid_cache_n < RELID_CACHE_SIZE && strlen(name) < NAMEDATALEN)
 	{
 		strlcpy(relid_cache[relid_cache_n].name, name, NAMEDATALEN);

@@ -73,8 +73,9 @@ CREATE TABLE backorder.customer_order (
     created_at    timestamptz NOT NULL DEFAULT pg_catalog.now()
 );
 
--- Order lines. line_id is assigned by the engine while it holds the item's lock, so it is
--- the order in which lines committed stock: the queue order. There is deliberately no
+-- Order lines. line_id is assigned by the engine while it holds the item's lock (or just
+-- before the write that takes it, which fails and draws again if anyone came first), so it
+-- is the order in which lines committed stock: the queue order; it may have gaps. There is deliberately no
 -- foreign key to item: the trigger checks and locks the item itself (one probe, not two),
 -- and items with ledger rows cannot be deleted.
 CREATE TABLE backorder.order_line (
