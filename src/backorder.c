@@ -392,6 +392,18 @@ bo_trigger_data(FunctionCallInfo fcinfo, const char *name, bool before, bool row
 	return td;
 }
 
+/* Is name (NULL: no) one of the n names? */
+static bool
+name_listed(const char *name, const char *const *names, int n)
+{
+	int			i;
+
+	for (i = 0; name && i < n; i++)
+		if (strcmp(name, names[i]) == 0)
+			return true;
+	return false;
+}
+
 /*
  * INSERT ... ON CONFLICT on a ledger table is refused before it runs. PostgreSQL fires
  * BEFORE ROW triggers before it looks for a conflict, so the engine would commit stock
@@ -405,17 +417,11 @@ ledger_table(Oid relid)
 		"order_line", "receipt", "shipment", "cancellation", "adjustment"
 	};
 	Oid			ext = get_extension_oid("backorder", true);
-	char	   *relname;
-	int			i;
 
 	/* (the hook runs in every database of a cluster that preloads the library) */
 	if (!OidIsValid(ext) || get_rel_namespace(relid) != bo_namespace())
 		return false;
-	relname = get_rel_name(relid);
-	for (i = 0; relname && i < (int) lengthof(names); i++)
-		if (strcmp(relname, names[i]) == 0)
-			return true;
-	return false;
+	return name_listed(get_rel_name(relid), names, lengthof(names));
 }
 
 static void
@@ -806,6 +812,16 @@ bo_require_null(HeapTuple tup, Relation rel, int attnum)
 				 errhint("%s", RESTORE_HINT)));
 }
 
+/* A required column is NULL: the not-null violation of the required-column helpers below. */
+pg_attribute_noreturn() static void
+null_violation(Relation rel, int attnum)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_NOT_NULL_VIOLATION),
+			 errmsg("%s of table \"%s\" must not be null",
+					col_name(rel, attnum), RelationGetRelationName(rel))));
+}
+
 /* A positive quantity column; NULL only when nullable (then returns 0). */
 int64
 bo_require_qty(HeapTuple tup, Relation rel, int attnum, bool nullable)
@@ -816,10 +832,7 @@ bo_require_qty(HeapTuple tup, Relation rel, int attnum, bool nullable)
 	{
 		if (nullable)
 			return 0;
-		ereport(ERROR,
-				(errcode(ERRCODE_NOT_NULL_VIOLATION),
-				 errmsg("%s of table \"%s\" must not be null",
-						col_name(rel, attnum), RelationGetRelationName(rel))));
+		null_violation(rel, attnum);
 	}
 	if (qty <= 0)
 		ereport(ERROR,
@@ -837,10 +850,7 @@ bo_require_int8(HeapTuple tup, Relation rel, int attnum)
 	int64		v;
 
 	if (!bo_get_int8(tup, rel, attnum, &v))
-		ereport(ERROR,
-				(errcode(ERRCODE_NOT_NULL_VIOLATION),
-				 errmsg("%s of table \"%s\" must not be null",
-						col_name(rel, attnum), RelationGetRelationName(rel))));
+		null_violation(rel, attnum);
 	return v;
 }
 
@@ -851,10 +861,7 @@ bo_require_text(HeapTuple tup, Relation rel, int attnum)
 	char	   *s = bo_get_text(tup, rel, attnum);
 
 	if (s == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_NOT_NULL_VIOLATION),
-				 errmsg("%s of table \"%s\" must not be null",
-						col_name(rel, attnum), RelationGetRelationName(rel))));
+		null_violation(rel, attnum);
 	return s;
 }
 
@@ -912,12 +919,8 @@ engine_check(const char *name)
 		"item_backorder_limit_check", "item_pack_size_check", "item_sku_check",
 		"purchase_order_line_qty_check", "purchase_order_line_received_qty_check"
 	};
-	int			i;
 
-	for (i = 0; i < (int) lengthof(names); i++)
-		if (strcmp(name, names[i]) == 0)
-			return true;
-	return false;
+	return name_listed(name, names, lengthof(names));
 }
 
 /* The columns the engine fills when it inserts rows directly (events, draft lines). */
