@@ -1054,6 +1054,39 @@ bo_issue_due_purchase_orders(PG_FUNCTION_ARGS)
 	return (Datum) 0;
 }
 
+/*
+ * Deferred constraint trigger (AFTER UPDATE ON supplier, when po_min_qty or po_max_wait
+ * changed): a supplier whose minimum or longest wait was lowered may have a draft that is
+ * due now. At commit, issue it as the commit that brought it to its minimum would have.
+ * The UPDATE holds the supplier's row already; the draft is locked after it, as always.
+ */
+PG_FUNCTION_INFO_V1(bo_supplier_issue);
+Datum
+bo_supplier_issue(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = bo_trigger_data(fcinfo, "bo_supplier_issue", false, true);
+	Relation	rel = td->tg_relation;
+	bool		isnull;
+	Datum		id = heap_getattr(td->tg_newtuple, bo_attnum(rel, "supplier_id"),
+								  RelationGetDescr(rel), &isnull);
+	TimestampTz now = bo_now();
+
+	if (isnull)
+		return PointerGetDatum(NULL);
+	SPI_connect();
+	bo_engine_enter(rel->rd_rel->relowner);
+	{
+		int64		draft = lock_supplier(TextDatumGetCString(id));
+
+		if (draft != 0 && draft_due(draft, now))
+			issue(draft, now);
+		events_flush();
+	}
+	bo_engine_leave();
+	SPI_finish();
+	return PointerGetDatum(NULL);
+}
+
 /* The skus of a purchase order's lines, sorted, and its status and supplier. */
 static List *
 po_skus(int64 po_id, char **status, char **supplier)

@@ -14,6 +14,8 @@ CREATE FUNCTION backorder.ledger_flush() RETURNS trigger
     LANGUAGE c AS 'MODULE_PATHNAME', 'bo_flush';
 CREATE FUNCTION backorder.purchase_sync() RETURNS trigger
     LANGUAGE c AS 'MODULE_PATHNAME', 'bo_po_sync';
+CREATE FUNCTION backorder.supplier_issue_due() RETURNS trigger
+    LANGUAGE c AS 'MODULE_PATHNAME', 'bo_supplier_issue';
 CREATE FUNCTION backorder.ledger_guard() RETURNS trigger
     LANGUAGE c AS 'MODULE_PATHNAME', 'bo_ledger_guard';
 CREATE FUNCTION backorder.item_guard() RETURNS trigger
@@ -65,6 +67,12 @@ CREATE CONSTRAINT TRIGGER purchase_sync AFTER UPDATE ON backorder.item
     WHEN (OLD.supplier_id IS DISTINCT FROM NEW.supplier_id
           OR OLD.pack_size OPERATOR(pg_catalog.<>) NEW.pack_size)
     EXECUTE FUNCTION backorder.purchase_sync();
+-- a supplier whose po_min_qty or po_max_wait changed: its draft is issued at commit if due
+CREATE CONSTRAINT TRIGGER issue_due AFTER UPDATE ON backorder.supplier
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
+    WHEN (OLD.po_min_qty OPERATOR(pg_catalog.<>) NEW.po_min_qty
+          OR OLD.po_max_wait IS DISTINCT FROM NEW.po_max_wait)
+    EXECUTE FUNCTION backorder.supplier_issue_due();
 
 -- The ledger is append-only; purchase orders change only through the engine.
 CREATE TRIGGER append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON backorder.order_line
@@ -121,7 +129,8 @@ GRANT EXECUTE ON FUNCTION backorder.notifier_rings() TO pg_monitor;
 REVOKE ALL ON FUNCTION backorder.order_line_commit_stock(), backorder.receipt_fill_queue(),
                        backorder.shipment_release(), backorder.cancellation_release(),
                        backorder.adjustment_apply(), backorder.ledger_flush(),
-                       backorder.purchase_sync(), backorder.ledger_guard(),
+                       backorder.purchase_sync(), backorder.supplier_issue_due(),
+                       backorder.ledger_guard(),
                        backorder.item_guard() FROM PUBLIC;
 REVOKE ALL ON FUNCTION backorder.issue_due_purchase_orders(timestamptz) FROM PUBLIC;
 REVOKE ALL ON FUNCTION backorder.cancel_purchase_order(bigint) FROM PUBLIC;
