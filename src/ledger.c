@@ -869,7 +869,9 @@ bo_receipt_insert(PG_FUNCTION_ARGS)
 
 /*
  * Does a line belong to a ship-complete order that still has waiting lines? Read through
- * the indexes, with the transaction's snapshot (as a query would).
+ * the indexes, with the transaction's snapshot (as a query would). The caller holds the
+ * line's item, and in READ COMMITTED that snapshot is taken now: a transaction it waited
+ * for, which left another line of the order waiting on that item, is seen.
  */
 static bool
 order_incomplete(const char *order_ref)
