@@ -180,6 +180,8 @@ typedef struct PkeyRow
 	bool		found;
 } PkeyRow;
 extern void key_scan_rekey(KeyScan *k, int n, const Datum *vals, const bool *text);
+extern void key_scan_begin_latest(KeyScan *k, const char *relname, LOCKMODE mode,
+								  const char *idxname, const char *col, Datum key, bool text);
 extern void key_scan_start(KeyScan *k, bool latest, int n, const Datum *vals, const bool *text);
 extern void key_scan_begin(KeyScan *k, const char *relname, LOCKMODE mode, const char *idxname,
 						   const char *col, Datum key, bool text);

@@ -130,6 +130,15 @@ key_scan_begin(KeyScan *k, const char *relname, LOCKMODE mode, const char *idxna
 	key_scan_start(k, false, 1, &key, &text);
 }
 
+/* As key_scan_begin, with the latest snapshot: what committed by now. */
+void
+key_scan_begin_latest(KeyScan *k, const char *relname, LOCKMODE mode, const char *idxname,
+					  const char *col, Datum key, bool text)
+{
+	open_checked(k, relname, mode, idxname, col);
+	key_scan_start(k, true, 1, &key, &text);
+}
+
 /*
  * Start reading backorder.<relname> through its index idxname, a btree on (col, aftercol,
  * ...), for the rows where col = key (int8, or text when text) and the int8 aftercol >

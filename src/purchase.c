@@ -393,7 +393,9 @@ issue(int64 po_id, TimestampTz at)
  * The supplier's draft, found through purchase_order_one_draft_idx and locked as
  * SELECT ... FOR UPDATE would lock it: in READ COMMITTED the lock follows the row to its
  * newest version, which must still be the supplier's draft; in REPEATABLE READ and
- * SERIALIZABLE a concurrent change is a serialization failure. Returns its id, or 0.
+ * SERIALIZABLE a concurrent change is a serialization failure, and so is a draft created
+ * after the snapshot (unseen, it would be left unissued, or a second draft would break
+ * the index's uniqueness). Returns its id, or 0.
  */
 static int64
 lock_draft(const char *supplier_id)
@@ -422,6 +424,21 @@ lock_draft(const char *supplier_id)
 			draft = key_int8(&k, "po_id", &isnull);
 	}
 	key_scan_end(&k);
+	if (draft == 0 && IsolationUsesXactSnapshot())
+	{
+		bool		newer;
+
+		key_scan_begin_latest(&k, "purchase_order", RowShareLock, "purchase_order_one_draft_idx",
+							  "supplier_id", CStringGetTextDatum(supplier_id), true);
+		newer = key_scan_next(&k) && strcmp(key_status(&k), "draft") == 0;
+		key_scan_end(&k);
+		if (newer)
+			ereport(ERROR,
+					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+					 errmsg("could not serialize access due to concurrent update"),
+					 errdetail("Another transaction opened a draft purchase order for supplier \"%s\" after this transaction's snapshot.",
+							   supplier_id)));
+	}
 	return draft;
 }
 
@@ -1067,16 +1084,25 @@ bo_supplier_issue(PG_FUNCTION_ARGS)
 	TriggerData *td = bo_trigger_data(fcinfo, "bo_supplier_issue", false, true);
 	Relation	rel = td->tg_relation;
 	bool		isnull;
-	Datum		id = heap_getattr(td->tg_newtuple, bo_attnum(rel, "supplier_id"),
-								  RelationGetDescr(rel), &isnull);
+	Datum		id;
 	TimestampTz now = bo_now();
 
+	if (!TRIGGER_FIRED_BY_UPDATE(td->tg_event) || RelationGetRelid(rel) != bo_relid("supplier"))
+		elog(ERROR, "bo_supplier_issue: must be fired AFTER UPDATE ON backorder.supplier");
+	id = heap_getattr(td->tg_newtuple, bo_attnum(rel, "supplier_id"), RelationGetDescr(rel), &isnull);
 	if (isnull)
 		return PointerGetDatum(NULL);
 	SPI_connect();
 	bo_engine_enter(rel->rd_rel->relowner);
 	{
-		int64		draft = lock_supplier(TextDatumGetCString(id));
+		int64		draft;
+
+		/*
+		 * First the drafts of what this transaction changed, as purchase_sync would do after
+		 * this trigger if it came later in the queue: the draft issued is the one it leaves.
+		 */
+		resync_pending();
+		draft = lock_supplier(TextDatumGetCString(id));
 
 		if (draft != 0 && draft_due(draft, now))
 			issue(draft, now);

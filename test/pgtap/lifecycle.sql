@@ -8,7 +8,7 @@
 -- Every scenario ends with backorder.verify() being empty.
 -- psql settings, BEGIN (this file ends with ROLLBACK), SET CONSTRAINTS ALL IMMEDIATE, pg_temp.ln/it/lid
 \ir helpers.psql
-SELECT plan(175);
+SELECT plan(178);
 SET backorder.clock = '2026-01-05 10:00+00';
 
 -- helpers of this file (ln, it and lid come from helpers.psql) -------------------------
@@ -638,6 +638,22 @@ SELECT is(pg_temp.pos('low'), 'issued 5 (1 issued), issued 2 (1 issued)', 'po_ma
 UPDATE backorder.supplier SET po_min_qty = 1, po_max_wait = NULL WHERE supplier_id = 'low';
 SELECT is(pg_temp.pos('low'), 'issued 5 (1 issued), issued 2 (1 issued)', 'with no draft left, lowering issues nothing');
 SELECT is_empty($$SELECT * FROM backorder.verify() WHERE sku LIKE 'LW%'$$, 'verify() empty after the supplier changes');
+-- at a real commit the deferred triggers fire in the order of their statements; issue_due
+-- first brings the transaction's own changes into the drafts, so the statement order does
+-- not matter: a cancellation after the UPDATE leaves nothing to issue, and an order after
+-- it joins the draft that is issued
+INSERT INTO backorder.supplier (supplier_id, po_min_qty) VALUES ('lwx', 50), ('lwy', 50);
+INSERT INTO backorder.item (sku, supplier_id) VALUES ('LX1', 'lwx'), ('LY1', 'lwy');
+INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('lx1', 'LX1', 5), ('ly1', 'LY1', 5);
+SET CONSTRAINTS ALL DEFERRED;
+UPDATE backorder.supplier SET po_min_qty = 5 WHERE supplier_id IN ('lwx', 'lwy');
+INSERT INTO backorder.cancellation (line_id, qty) VALUES (pg_temp.lid('lx1'), NULL);
+INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('ly2', 'LY1', 3);
+SET CONSTRAINTS ALL IMMEDIATE;
+SELECT is(pg_temp.pos('lwx'), NULL, 'po_min_qty lowered, then the draft''s demand cancelled: nothing issued, the empty draft dropped');
+SELECT is(pg_temp.pos('lwy'), 'issued 8 (1 issued)', 'po_min_qty lowered, then more demand: one purchase order with all of it');
+SELECT is_empty($$SELECT * FROM backorder.verify() WHERE sku IN ('LX1', 'LY1')$$, 'verify() empty after both');
+
 
 SELECT * FROM finish();
 ROLLBACK;
