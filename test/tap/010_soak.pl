@@ -44,14 +44,15 @@ my $soak = "$root/test/soak";
 
 # script => weight (pgbench -f file@weight): per 100 transactions
 my @scripts = (
-	[ 'orders',     50 ],
+	[ 'orders',     49 ],
 	[ 'receipt',    8 ],
 	[ 'receipt_po', 6 ],
 	[ 'ship',       20 ],
 	[ 'cancel',     6 ],
 	[ 'adjust',     5 ],
 	[ 'issue_po',   1 ],
-	[ 'floors',     4 ],);
+	[ 'floors',     4 ],
+	[ 'supplier',   1 ],);
 
 my $node = PostgreSQL::Test::Cluster->new('soak');
 $node->init;
@@ -339,6 +340,11 @@ no_rows('purchase orders: one draft per supplier; issued ones expected after the
 	                                          WHERE l.po_id = p.po_id AND l.received_qty < l.qty))
 	    OR EXISTS (SELECT 1 FROM backorder.purchase_order_line l JOIN backorder.item i USING (sku)
 	                WHERE l.po_id = p.po_id AND i.supplier_id IS DISTINCT FROM p.supplier_id)});
+
+no_rows('no draft at or above its supplier\'s minimum (a commit or a supplier change that made it due issued it)', q{
+	SELECT p.po_id, p.total_qty, s.po_min_qty
+	  FROM backorder.purchase_order p JOIN backorder.supplier s USING (supplier_id)
+	 WHERE p.status = 'draft' AND p.total_qty >= s.po_min_qty});
 
 no_rows('purchase-order lines are whole packs', q{
 	SELECT l.* FROM backorder.purchase_order_line l JOIN backorder.item i USING (sku)
