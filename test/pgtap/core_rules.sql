@@ -6,7 +6,7 @@
 -- Every scenario ends with backorder.verify() being empty.
 -- psql settings, BEGIN (this file ends with ROLLBACK), SET CONSTRAINTS ALL IMMEDIATE, pg_temp.ln/it/lid
 \ir helpers.psql
-SELECT plan(161);
+SELECT plan(166);
 SET backorder.clock = '2026-01-05 10:00+00';
 
 -- helpers of this file (ln, it and lid come from helpers.psql) -------------------------
@@ -460,6 +460,33 @@ UPDATE backorder.item SET queue_head = pg_temp.lid('vq1') WHERE sku = 'VQ1';
 UPDATE backorder.purchase_order SET total_qty = total_qty - 1 WHERE supplier_id = 'VQ';
 RESET session_replication_role;
 SELECT is_empty('SELECT * FROM backorder.verify()', 'verify() empty once both are put back');
+
+-- COPY into the ledger: the same triggers as INSERT, row by row in the data's order
+INSERT INTO backorder.item (sku) VALUES ('CP1');
+INSERT INTO backorder.receipt (sku, qty) VALUES ('CP1', 5);
+COPY backorder.order_line (order_ref, sku, qty) FROM STDIN;
+cp	CP1	2
+cp	CP1	2
+cp	CP1	2
+cp	CP1	2
+\.
+SELECT is(pg_temp.ln('cp'),
+          'qty=2 alloc=2 back=0 ship=0 canc=0 allocated; qty=2 alloc=2 back=0 ship=0 canc=0 allocated; '
+          'qty=2 alloc=1 back=1 ship=0 canc=0 partially_allocated; qty=2 alloc=0 back=2 ship=0 canc=0 backordered',
+          'COPY into order_line: lines take stock in the order of the data, the rest waits (FIFO)');
+SELECT is(pg_temp.it('CP1'), 'on_hand=5 alloc=5 back=3 incoming=0 avail=-3', 'COPY: the item counters');
+SELECT is((SELECT string_agg(kind || ':' || qty, ', ' ORDER BY event_id) FROM backorder.event
+            WHERE sku = 'CP1' AND kind::text LIKE 'line%'),
+          'line_allocated:2, line_allocated:2, line_allocated:1, line_backordered:1, line_backordered:2',
+          'COPY: the placement events of every line, in its order');
+COPY backorder.receipt (sku, qty) FROM STDIN;
+CP1	2
+\.
+SELECT is(pg_temp.ln('cp'),
+          'qty=2 alloc=2 back=0 ship=0 canc=0 allocated; qty=2 alloc=2 back=0 ship=0 canc=0 allocated; '
+          'qty=2 alloc=2 back=0 ship=0 canc=0 allocated; qty=2 alloc=1 back=1 ship=0 canc=0 partially_allocated',
+          'COPY into receipt: the units fill the head of the queue first, partially at the next line');
+SELECT is_empty($$SELECT * FROM backorder.verify() WHERE sku = 'CP1'$$, 'verify() empty after the COPYs');
 
 SELECT * FROM finish();
 ROLLBACK;
