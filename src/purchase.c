@@ -393,9 +393,7 @@ issue(int64 po_id, TimestampTz at)
  * The supplier's draft, found through purchase_order_one_draft_idx and locked as
  * SELECT ... FOR UPDATE would lock it: in READ COMMITTED the lock follows the row to its
  * newest version, which must still be the supplier's draft; in REPEATABLE READ and
- * SERIALIZABLE a concurrent change is a serialization failure, and so is a draft created
- * after the snapshot (unseen, it would be left unissued, or a second draft would break
- * the index's uniqueness). Returns its id, or 0.
+ * SERIALIZABLE a concurrent change is a serialization failure. Returns its id, or 0.
  */
 static int64
 lock_draft(const char *supplier_id)
@@ -424,22 +422,33 @@ lock_draft(const char *supplier_id)
 			draft = key_int8(&k, "po_id", &isnull);
 	}
 	key_scan_end(&k);
-	if (draft == 0 && IsolationUsesXactSnapshot())
-	{
-		bool		newer;
-
-		key_scan_begin_latest(&k, "purchase_order", RowShareLock, "purchase_order_one_draft_idx",
-							  "supplier_id", CStringGetTextDatum(supplier_id), true);
-		newer = key_scan_next(&k) && strcmp(key_status(&k), "draft") == 0;
-		key_scan_end(&k);
-		if (newer)
-			ereport(ERROR,
-					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
-					 errmsg("could not serialize access due to concurrent update"),
-					 errdetail("Another transaction opened a draft purchase order for supplier \"%s\" after this transaction's snapshot.",
-							   supplier_id)));
-	}
 	return draft;
+}
+
+/*
+ * The supplier has no draft this transaction can see, and it is about to open one or to
+ * issue what it saw. In REPEATABLE READ and SERIALIZABLE a draft another transaction
+ * opened after the snapshot is unseen: a second draft would break the index's uniqueness
+ * (23505), and the unseen one would be left unissued. Both are serialization failures.
+ */
+static void
+refuse_unseen_draft(const char *supplier_id)
+{
+	KeyScan		k;
+	bool		newer;
+
+	if (!IsolationUsesXactSnapshot())
+		return;
+	key_scan_begin_latest(&k, "purchase_order", RowShareLock, "purchase_order_one_draft_idx",
+						  "supplier_id", CStringGetTextDatum(supplier_id), true);
+	newer = key_scan_next(&k) && strcmp(key_status(&k), "draft") == 0;
+	key_scan_end(&k);
+	if (newer)
+		ereport(ERROR,
+				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+				 errmsg("could not serialize access due to a concurrently opened draft purchase order"),
+				 errdetail("Another transaction opened a draft purchase order for supplier \"%s\" after this transaction's snapshot.",
+						   supplier_id)));
 }
 
 /*
@@ -705,6 +714,8 @@ resync_item(StockEntry *e, SupplierDraft *own, SupplierDraft *sup, int nsup, Tim
 	if (desired > 0 && *draft == 0)
 	{
 		Datum		cargs[2];
+
+		refuse_unseen_draft(e->supplier_id);
 
 		cargs[0] = CStringGetTextDatum(e->supplier_id);
 		cargs[1] = TimestampTzGetDatum(now);
@@ -1103,8 +1114,9 @@ bo_supplier_issue(PG_FUNCTION_ARGS)
 		 */
 		resync_pending();
 		draft = lock_supplier(TextDatumGetCString(id));
-
-		if (draft != 0 && draft_due(draft, now))
+		if (draft == 0)
+			refuse_unseen_draft(TextDatumGetCString(id));
+		else if (draft_due(draft, now))
 			issue(draft, now);
 		events_flush();
 	}
