@@ -716,7 +716,6 @@ resync_item(StockEntry *e, SupplierDraft *own, SupplierDraft *sup, int nsup, Tim
 		Datum		cargs[2];
 
 		refuse_unseen_draft(e->supplier_id);
-
 		cargs[0] = CStringGetTextDatum(e->supplier_id);
 		cargs[1] = TimestampTzGetDatum(now);
 		bo_run(bo_prepare(&create,
@@ -1084,9 +1083,10 @@ bo_issue_due_purchase_orders(PG_FUNCTION_ARGS)
 
 /*
  * Deferred constraint trigger (AFTER UPDATE ON supplier, when po_min_qty or po_max_wait
- * changed): a supplier whose minimum or longest wait was lowered may have a draft that is
- * due now. At commit, issue it as the commit that brought it to its minimum would have.
- * The UPDATE holds the supplier's row already; the draft is locked after it, as always.
+ * changed): a lower minimum, or a po_max_wait its oldest demand has waited, may make the
+ * supplier's draft due. At commit, issue it as the commit that brought it to its minimum
+ * would have. The UPDATE holds the supplier's row already; the draft is locked after it,
+ * as always.
  */
 PG_FUNCTION_INFO_V1(bo_supplier_issue);
 Datum
@@ -1096,6 +1096,7 @@ bo_supplier_issue(PG_FUNCTION_ARGS)
 	Relation	rel = td->tg_relation;
 	bool		isnull;
 	Datum		id;
+	char	   *supplier_id;
 	TimestampTz now = bo_now();
 
 	if (!TRIGGER_FIRED_BY_UPDATE(td->tg_event) || RelationGetRelid(rel) != bo_relid("supplier"))
@@ -1103,6 +1104,7 @@ bo_supplier_issue(PG_FUNCTION_ARGS)
 	id = heap_getattr(td->tg_newtuple, bo_attnum(rel, "supplier_id"), RelationGetDescr(rel), &isnull);
 	if (isnull)
 		return PointerGetDatum(NULL);
+	supplier_id = TextDatumGetCString(id);
 	SPI_connect();
 	bo_engine_enter(rel->rd_rel->relowner);
 	{
@@ -1113,9 +1115,9 @@ bo_supplier_issue(PG_FUNCTION_ARGS)
 		 * this trigger if it came later in the queue: the draft issued is the one it leaves.
 		 */
 		resync_pending();
-		draft = lock_supplier(TextDatumGetCString(id));
+		draft = lock_supplier(supplier_id);
 		if (draft == 0)
-			refuse_unseen_draft(TextDatumGetCString(id));
+			refuse_unseen_draft(supplier_id);
 		else if (draft_due(draft, now))
 			issue(draft, now);
 		events_flush();
