@@ -37,6 +37,7 @@
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
 #include "storage/proc.h"
@@ -96,6 +97,7 @@ typedef struct PendingRun
 
 static PendingRun *pending = NULL;
 static int	npending = 0;
+static bool handed_over = false;	/* notify_precommit ran in this transaction */
 static int	maxpending = 0;
 
 /* the positions reserved at pre-commit, published at commit */
@@ -153,11 +155,16 @@ send_notify(int64 id)
 	Async_Notify("backorder_events", payload);
 }
 
-/* Notify event id at commit: through the worker when it can, else directly. */
+/*
+ * Notify event id at commit: through the worker when it can, else directly. Once the
+ * transaction has handed its ids over (notify_precommit), a later one (written by another
+ * pre-commit callback) is notified directly: PostgreSQL's own NOTIFY pre-commit comes after
+ * every callback.
+ */
 void
 notify_event(int64 id)
 {
-	if (shared != NULL && OidIsValid(MyDatabaseId) && !IsParallelWorker())
+	if (shared != NULL && OidIsValid(MyDatabaseId) && !IsParallelWorker() && !handed_over)
 	{
 		SubTransactionId subid = GetCurrentSubTransactionId();
 		PendingRun *last = npending > 0 ? &pending[npending - 1] : NULL;
@@ -314,6 +321,7 @@ notify_precommit(void)
 	uint64		start = 0;
 	int			i;
 
+	handed_over = true;
 	if (npending == 0)
 		return;
 	if (shared == NULL || npending > NOTIFY_RING)
@@ -355,19 +363,31 @@ retry:
 		ring->starting = false;
 		ring->latch = NULL;
 	}
+	if (ring != NULL && ring->worker_pid == 0 && !ring_starting(ring, now))
+	{
+		/* whether or not there is room for these ids: what the ring holds needs a reader */
+		ring->starting = true;
+		ring->start_requested = now;
+		need_start = true;
+	}
 	if (ring != NULL && ring->head - ring->tail + npending <= NOTIFY_RING)
 	{
 		start = ring->head;
 		ring->head += npending;
-		if (ring->worker_pid == 0 && !ring_starting(ring, now))
-		{
-			ring->starting = true;
-			ring->start_requested = now;
-			need_start = true;
-		}
 	}
-	else
-		ring = NULL;
+	else if (ring != NULL)
+	{
+		/* full: these ids go directly, and a worker is started for the ring's */
+		SpinLockRelease(&shared->mutex);
+		if (need_start && !start_worker(r, MyDatabaseId, false))
+		{
+			SpinLockAcquire(&shared->mutex);
+			ring->starting = false;
+			SpinLockRelease(&shared->mutex);
+		}
+		notify_directly();
+		return;
+	}
 	SpinLockRelease(&shared->mutex);
 
 	if (ring == NULL)
@@ -385,11 +405,26 @@ retry:
 	reserved_n = npending;
 	if (need_start && !start_worker(r, MyDatabaseId, false))
 	{
-		/* no worker: give the positions up (skipped by a later worker), notify directly */
+		bool		undone;
+
+		/*
+		 * No worker: notify directly, and give the positions back when nobody reserved
+		 * after them (else void them, for a later worker to skip), so that the ring does
+		 * not fill with void positions while no worker can start.
+		 */
 		SpinLockAcquire(&shared->mutex);
 		ring->starting = false;
+		undone = ring->head == start + npending;
+		if (undone)
+			ring->head = start;
 		SpinLockRelease(&shared->mutex);
-		reservation_end(false);
+		if (undone)
+		{
+			reserved_ring = NULL;
+			reserved_n = 0;
+		}
+		else
+			reservation_end(false);
 		notify_directly();
 	}
 	npending = 0;
@@ -423,6 +458,7 @@ notify_end(bool committed)
 {
 	pending = NULL;				/* it lived in TopTransactionContext */
 	npending = maxpending = 0;
+	handed_over = false;
 	reservation_end(committed);
 }
 
@@ -592,6 +628,7 @@ bo_notifier_main(Datum arg)
 	 * that is a PANIC ("cannot abort transaction ..., it was already committed").
 	 */
 	pqsignal(SIGTERM, notifier_sigterm);
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	BackgroundWorkerUnblockSignals();
 	if (shared == NULL)
 		elog(ERROR, "backorder notifier: shared memory is not set up");
@@ -631,7 +668,8 @@ bo_notifier_main(Datum arg)
 	SpinLockRelease(&shared->mutex);
 	before_shmem_exit(notifier_detach, Int32GetDatum(r));
 
-	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
+	/* sessions still connected to a database closed to new connections order too */
+	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, BGWORKER_BYPASS_ALLOWCONN);
 	notifier_connected = true;
 	pgstat_report_appname("backorder notifier");
 	ids = MemoryContextAlloc(TopMemoryContext, sizeof(int64) * NOTIFY_BATCH);
@@ -652,6 +690,11 @@ bo_notifier_main(Datum arg)
 		TimestampTz now;
 
 		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
 		n = ring_read(ring, ids, NOTIFY_BATCH, &rd);
 		if (n > 0 || rd.end > rd.tail)
 		{
@@ -671,6 +714,8 @@ bo_notifier_main(Datum arg)
 				CommitTransactionCommand();
 			}
 			ring_release(ring, &rd);
+			if (n > 0)
+				pgstat_report_stat(false);	/* outside its transaction, after the release */
 			idle_since = GetCurrentTimestamp();
 			continue;
 		}

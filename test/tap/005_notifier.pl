@@ -193,7 +193,24 @@ my $pid = $node->safe_psql('postgres',
 	q{SELECT pid FROM pg_stat_activity WHERE backend_type = 'backorder notifier'});
 $node->safe_psql('postgres', "SELECT pg_terminate_backend($pid)") if $pid ne '';
 roundtrip($node, 'shop1', 'with the preload, after its worker was terminated: the LISTEN/NOTIFY client passes');
+# a database closed to new connections: the sessions still connected keep ordering, and
+# its notifier (which may connect all the same) sends their events
+$node->safe_psql('postgres', 'CREATE DATABASE closed');
+$node->safe_psql('closed', q{CREATE EXTENSION backorder; INSERT INTO backorder.item (sku) VALUES ('N1')});
+my $closed_listener = start_listener($node, 'closed');
+my $closed_orders = repeat_sql($node, 'closed',
+	q{INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('cl', 'N1', 1); SELECT pg_sleep(0.02);},
+	20, "SELECT pg_sleep(2);\n");
+usleep(500_000);    # psql has connected and sleeps
+$node->safe_psql('postgres', 'ALTER DATABASE closed ALLOW_CONNECTIONS false');
+ok($closed_orders->finish, 'a database closed to new connections: a session connected before orders 20 times');
+$node->safe_psql('postgres', 'ALTER DATABASE closed ALLOW_CONNECTIONS true');
+heard_all($closed_listener, $node, 'closed',
+	'every event was heard, sent by its notifier while the database refused new connections');
+unlike(slurp_file($node->logfile), qr/database "closed" is not currently accepting connections/,
+	'and the notifier never failed to connect to it');
 verify_is_empty($node, "shop$_", "verify() is empty in shop$_") for (1, 3 .. 10);
+verify_is_empty($node, 'closed', 'verify() is empty in closed');
 
 $node->stop;
 
@@ -377,4 +394,15 @@ is(rings($stuck, 'true'), 'r1,r2,r3,r4,r5,r6,r7,r8',
 $_->kill_kill for @busy7;
 verify_is_empty($stuck, $_, "verify() is empty in $_") for ('shop', 'r8');
 $stuck->stop;
+
+# 5. no worker can start (max_worker_processes = 0): every commit notifies by itself, and
+# gives back the ring positions it reserved, so the ring does not fill with void ones
+my $noslot = preloaded('noslot', "max_worker_processes = 0\n");
+$noslot->safe_psql('postgres', q{CREATE EXTENSION backorder; INSERT INTO backorder.item (sku) VALUES ('N1')});
+my $noslot_listener = start_listener($noslot, 'postgres');
+order($noslot, 'postgres', "ns$_") for 1 .. 20;
+heard_all($noslot_listener, $noslot, 'postgres', 'no worker slot: every event was heard (notified by the committing sessions)');
+is($noslot->safe_psql('postgres', q{SELECT coalesce(sum(waiting_runs), 0) FROM backorder.notifier_rings()}),
+	'0', 'and no position is left on the ring');
+$noslot->stop;
 done_testing();
