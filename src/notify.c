@@ -319,6 +319,7 @@ notify_precommit(void)
 	bool		reclaimed = false;
 	TimestampTz now = GetCurrentTimestamp();
 	uint64		start = 0;
+	bool		room;
 	int			i;
 
 	handed_over = true;
@@ -370,63 +371,53 @@ retry:
 		ring->start_requested = now;
 		need_start = true;
 	}
-	if (ring != NULL && ring->head - ring->tail + npending <= NOTIFY_RING)
+	room = ring != NULL && ring->head - ring->tail + npending <= NOTIFY_RING;
+	if (room)
 	{
 		start = ring->head;
 		ring->head += npending;
 	}
-	else if (ring != NULL)
-	{
-		/* full: these ids go directly, and a worker is started for the ring's */
-		SpinLockRelease(&shared->mutex);
-		if (need_start && !start_worker(r, MyDatabaseId, false))
-		{
-			SpinLockAcquire(&shared->mutex);
-			ring->starting = false;
-			SpinLockRelease(&shared->mutex);
-		}
-		notify_directly();
-		return;
-	}
 	SpinLockRelease(&shared->mutex);
 
-	if (ring == NULL)
+	if (room)
 	{
-		notify_directly();
-		return;
+		for (i = 0; i < npending; i++)
+		{
+			ring->first[(start + i) % NOTIFY_RING] = pending[i].first;
+			ring->count[(start + i) % NOTIFY_RING] = pending[i].count;
+		}
+		reserved_ring = ring;
+		reserved_start = start;
+		reserved_n = npending;
 	}
-	for (i = 0; i < npending; i++)
-	{
-		ring->first[(start + i) % NOTIFY_RING] = pending[i].first;
-		ring->count[(start + i) % NOTIFY_RING] = pending[i].count;
-	}
-	reserved_ring = ring;
-	reserved_start = start;
-	reserved_n = npending;
 	if (need_start && !start_worker(r, MyDatabaseId, false))
 	{
-		bool		undone;
+		bool		undone = false;
 
 		/*
-		 * No worker: notify directly, and give the positions back when nobody reserved
-		 * after them (else void them, for a later worker to skip), so that the ring does
-		 * not fill with void positions while no worker can start.
+		 * No worker: these ids go directly, and the positions they reserved are given back
+		 * when nobody reserved after them (else voided, for a later worker to skip), so
+		 * that the ring does not fill with void positions while no worker can start.
 		 */
 		SpinLockAcquire(&shared->mutex);
 		ring->starting = false;
-		undone = ring->head == start + npending;
-		if (undone)
+		if (room && ring->head == start + reserved_n)
+		{
 			ring->head = start;
+			undone = true;
+		}
 		SpinLockRelease(&shared->mutex);
 		if (undone)
 		{
 			reserved_ring = NULL;
 			reserved_n = 0;
 		}
-		else
+		else if (room)
 			reservation_end(false);
-		notify_directly();
+		room = false;
 	}
+	if (!room)
+		notify_directly();		/* no ring, a full one, or no worker for it */
 	npending = 0;
 }
 
