@@ -209,6 +209,38 @@ heard_all($closed_listener, $node, 'closed',
 	'every event was heard, sent by its notifier while the database refused new connections');
 unlike(slurp_file($node->logfile), qr/database "closed" is not currently accepting connections/,
 	'and the notifier never failed to connect to it');
+# the worker reloads its configuration on SIGHUP, as a backend does. A stream of orders keeps
+# one worker of shop1 busy; log_min_messages = debug5 is then set and reloaded, and that same
+# worker (the same pid) logs its transactions: PostgreSQL logs every transaction's start at
+# DEBUG5, and the cluster's log_line_prefix holds the pid
+my $stream = repeat_sql($node, 'shop1',
+	q{INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('hup', 'N1', 1); SELECT pg_sleep(0.02);},
+	300);
+my $hup_pid = '';
+for (1 .. 100)
+{
+	$hup_pid = $node->safe_psql('postgres',
+		q{SELECT pid FROM pg_stat_activity WHERE backend_type = 'backorder notifier' AND datname = 'shop1'});
+	last if $hup_pid ne '';
+	usleep(50_000);
+}
+isnt($hup_pid, '', 'a worker serves the stream of orders');
+my $log_from = -s $node->logfile;
+$node->safe_psql('postgres', 'ALTER SYSTEM SET log_min_messages = debug5; SELECT pg_reload_conf()');
+my $logged = 0;
+for (1 .. 100)
+{
+	my $log = substr(slurp_file($node->logfile), $log_from);
+	$logged = $log =~ /\[$hup_pid\] .*DEBUG:  StartTransaction/;
+	last if $logged;
+	usleep(50_000);
+}
+$node->safe_psql('postgres', 'ALTER SYSTEM RESET log_min_messages; SELECT pg_reload_conf()');
+ok($logged, 'after a reload the worker logs at the new log_min_messages');
+is($node->safe_psql('postgres',
+	q{SELECT pid FROM pg_stat_activity WHERE backend_type = 'backorder notifier' AND datname = 'shop1'}),
+	$hup_pid, 'and it is the worker that was running before the reload');
+$stream->kill_kill;
 verify_is_empty($node, "shop$_", "verify() is empty in shop$_") for (1, 3 .. 10);
 verify_is_empty($node, 'closed', 'verify() is empty in closed');
 
