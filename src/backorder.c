@@ -392,6 +392,65 @@ bo_trigger_data(FunctionCallInfo fcinfo, const char *name, bool before, bool row
 	return td;
 }
 
+/* Would trigger t fire now (its ENABLE mode against session_replication_role)? */
+static bool
+trigger_fires(const Trigger *t)
+{
+	if (t->tgenabled == TRIGGER_DISABLED)
+		return false;
+	if (SessionReplicationRole == SESSION_REPLICATION_ROLE_REPLICA)
+		return t->tgenabled != TRIGGER_FIRES_ON_ORIGIN;
+	return t->tgenabled != TRIGGER_FIRES_ON_REPLICA;
+}
+
+/*
+ * Triggers of one kind fire in name order (byte order), and the engine's must come at one
+ * end of it: a ledger table's BEFORE ROW trigger last, since the engine books stock for the
+ * row it is given (a shop's trigger firing after it could skip or change that row, and the
+ * books would be wrong without an error), and its AFTER STATEMENT trigger, which writes the
+ * statement's counters and events, first (one firing before it would read them as they
+ * were before the statement). A shop trigger on the wrong side of the engine's fails the
+ * statement, naming it. The engine's names ("zz_*" and "0_flush") leave every ordinary
+ * name on the right side.
+ */
+void
+bo_check_trigger_order(TriggerData *td)
+{
+	TriggerDesc *trigdesc = td->tg_relation->trigdesc;
+	const char *mine = td->tg_trigger->tgname;
+	bool		before = TRIGGER_FIRED_BEFORE(td->tg_event);
+	int16		level = before ? TRIGGER_TYPE_ROW : TRIGGER_TYPE_STATEMENT;
+	int16		timing = before ? TRIGGER_TYPE_BEFORE : TRIGGER_TYPE_AFTER;
+	int			i;
+
+	for (i = 0; i < trigdesc->numtriggers; i++)
+	{
+		const Trigger *t = &trigdesc->triggers[i];
+		int			cmp;
+
+		if (!TRIGGER_TYPE_MATCHES(t->tgtype, level, timing, TRIGGER_TYPE_INSERT) ||
+			!trigger_fires(t))
+			continue;
+		cmp = strcmp(t->tgname, mine);
+		if (before && cmp > 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("trigger \"%s\" on table \"%s\" would fire after the engine's trigger \"%s\"",
+							t->tgname, RelationGetRelationName(td->tg_relation), mine),
+					 errdetail("BEFORE ROW triggers fire in name order, and the engine books stock for the row it is given: a trigger after it could skip or change a row already booked."),
+					 errhint("Rename the trigger so that its name sorts before \"%s\" (in byte order).",
+							 mine)));
+		if (!before && cmp < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("trigger \"%s\" on table \"%s\" would fire before the engine's trigger \"%s\"",
+							t->tgname, RelationGetRelationName(td->tg_relation), mine),
+					 errdetail("AFTER STATEMENT triggers fire in name order, and the engine writes the statement's item counters and events in its own: a trigger before it would read them as they were before the statement."),
+					 errhint("Rename the trigger so that its name sorts after \"%s\" (in byte order).",
+							 mine)));
+	}
+}
+
 /* Is name (NULL: no) one of the n names? */
 static bool
 name_listed(const char *name, const char *const *names, int n)

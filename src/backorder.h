@@ -103,6 +103,7 @@ extern int64 bo_add(int64 a, int64 b);
 extern int64 bo_sub(int64 a, int64 b);
 extern TriggerData *bo_trigger_data(FunctionCallInfo fcinfo, const char *name,
 									bool before, bool row);
+extern void bo_check_trigger_order(TriggerData *td);
 extern int	bo_attnum(Relation rel, const char *colname);
 extern Oid	bo_relid(const char *name);
 extern Oid	bo_enum_oid(Oid typid, const char *label);

@@ -737,6 +737,7 @@ bo_order_line_insert(PG_FUNCTION_ARGS)
 	TimestampTz now = bo_now();
 	const int  *a = order_line_cols.attnums;
 
+	bo_check_trigger_order(td);
 	require_maintained_null(rel, tup, &order_line_cols, OL_N_MAINTAINED);
 	ref = bo_require_text(tup, rel, a[OL_ORDER_REF]);
 	sku = bo_require_text(tup, rel, a[OL_SKU]);
@@ -847,6 +848,7 @@ bo_receipt_insert(PG_FUNCTION_ARGS)
 				filled = 0;
 	bool		has_po;
 
+	bo_check_trigger_order(td);
 	require_maintained_null(rel, tup, &maintained, maintained.n);
 	sku = bo_require_text(tup, rel, bo_attnum(rel, "sku"));
 	qty = bo_require_qty(tup, rel, bo_attnum(rel, "qty"), false);
@@ -915,6 +917,7 @@ bo_shipment_insert(PG_FUNCTION_ARGS)
 	int64		line_id = bo_require_int8(tup, rel, bo_attnum(rel, "line_id"));	/* unknown: 23503 */
 	int64		qty;
 
+	bo_check_trigger_order(td);
 	require_maintained_null(rel, tup, &maintained, maintained.n);
 	qty = bo_require_qty(tup, rel, bo_attnum(rel, "qty"), false);
 
@@ -966,6 +969,7 @@ bo_cancellation_insert(PG_FUNCTION_ARGS)
 	int64		line_id = bo_require_int8(tup, rel, bo_attnum(rel, "line_id"));	/* unknown: 23503 */
 	int64		qty;
 
+	bo_check_trigger_order(td);
 	require_maintained_null(rel, tup, &maintained, maintained.n);
 	qty = bo_require_qty(tup, rel, bo_attnum(rel, "qty"), true);
 
@@ -1034,6 +1038,7 @@ bo_adjustment_insert(PG_FUNCTION_ARGS)
 	char	   *sku;
 	int64		delta;
 
+	bo_check_trigger_order(td);
 	require_maintained_null(rel, tup, &maintained, maintained.n);
 	sku = bo_require_text(tup, rel, bo_attnum(rel, "sku"));
 	if (!bo_get_int8(tup, rel, bo_attnum(rel, "delta"), &delta))
@@ -1076,6 +1081,7 @@ bo_flush(PG_FUNCTION_ARGS)
 {
 	TriggerData *td = bo_trigger_data(fcinfo, "bo_flush", false, false);
 
+	bo_check_trigger_order(td);
 	engine_begin(td->tg_relation);
 	{
 		stock_flush();

@@ -22,9 +22,12 @@ CREATE FUNCTION backorder.item_guard() RETURNS trigger
     LANGUAGE c AS 'MODULE_PATHNAME', 'bo_item_guard';
 
 -- Row triggers do the work and store each ledger row once with its final state; the
--- statement trigger writes item counters and events once per statement. Trigger names
--- start with "zz_" so that they fire after any BEFORE trigger a shop adds (triggers
--- fire in name order): the engine must see the row exactly as it will be stored.
+-- statement trigger writes item counters and events once per statement. Triggers of one
+-- kind fire in name order: the row triggers' names start with "zz_" so that they fire
+-- after any BEFORE trigger a shop adds (the engine must see the row exactly as it will be
+-- stored), and the statement trigger's with "0_" so that it fires before any AFTER
+-- STATEMENT trigger of the shop's (which then reads the statement's counters and events).
+-- A shop trigger on the wrong side of the engine's fails the statement (55000).
 CREATE TRIGGER zz_commit_stock BEFORE INSERT ON backorder.order_line
     FOR EACH ROW EXECUTE FUNCTION backorder.order_line_commit_stock();
 CREATE TRIGGER zz_fill_queue BEFORE INSERT ON backorder.receipt
@@ -36,15 +39,15 @@ CREATE TRIGGER zz_release BEFORE INSERT ON backorder.cancellation
 CREATE TRIGGER zz_apply BEFORE INSERT ON backorder.adjustment
     FOR EACH ROW EXECUTE FUNCTION backorder.adjustment_apply();
 
-CREATE TRIGGER flush AFTER INSERT ON backorder.order_line
+CREATE TRIGGER "0_flush" AFTER INSERT ON backorder.order_line
     FOR EACH STATEMENT EXECUTE FUNCTION backorder.ledger_flush();
-CREATE TRIGGER flush AFTER INSERT ON backorder.receipt
+CREATE TRIGGER "0_flush" AFTER INSERT ON backorder.receipt
     FOR EACH STATEMENT EXECUTE FUNCTION backorder.ledger_flush();
-CREATE TRIGGER flush AFTER INSERT ON backorder.shipment
+CREATE TRIGGER "0_flush" AFTER INSERT ON backorder.shipment
     FOR EACH STATEMENT EXECUTE FUNCTION backorder.ledger_flush();
-CREATE TRIGGER flush AFTER INSERT ON backorder.cancellation
+CREATE TRIGGER "0_flush" AFTER INSERT ON backorder.cancellation
     FOR EACH STATEMENT EXECUTE FUNCTION backorder.ledger_flush();
-CREATE TRIGGER flush AFTER INSERT ON backorder.adjustment
+CREATE TRIGGER "0_flush" AFTER INSERT ON backorder.adjustment
     FOR EACH STATEMENT EXECUTE FUNCTION backorder.ledger_flush();
 
 -- Purchase-order buffering runs at commit (see src/purchase.c for why). The first firing

@@ -8,7 +8,7 @@
 -- Every scenario ends with backorder.verify() being empty.
 -- psql settings, BEGIN (this file ends with ROLLBACK), SET CONSTRAINTS ALL IMMEDIATE, pg_temp.ln/it/lid
 \ir helpers.psql
-SELECT plan(177);
+SELECT plan(187);
 SET backorder.clock = '2026-01-05 10:00+00';
 
 -- helpers of this file (ln, it and lid come from helpers.psql) -------------------------
@@ -655,6 +655,58 @@ SET CONSTRAINTS ALL IMMEDIATE;
 SELECT is(pg_temp.pos('lwx'), NULL, 'po_min_qty lowered, then the draft''s demand cancelled: nothing issued, the empty draft dropped');
 SELECT is(pg_temp.pos('lwy'), 'issued 8 (1 issued)', 'po_min_qty lowered, then more demand: one purchase order with all of it');
 SELECT is_empty($$SELECT * FROM backorder.verify() WHERE sku IN ('LX1', 'LY1')$$, 'verify() empty after both');
+
+
+-- 19. the engine's triggers come at the right end of the name order. A shop's BEFORE ROW
+-- trigger named after the engine's (here one that skips the row, and one that doubles qty)
+-- fails the statement with nothing booked; named before it, it is honoured. A shop's AFTER
+-- STATEMENT trigger reads the counters and events the statement wrote, since the engine's
+-- statement trigger ("0_flush") fires first; one named before that fails the statement.
+INSERT INTO backorder.item (sku) VALUES ('TO1');
+INSERT INTO backorder.receipt (sku, qty) VALUES ('TO1', 10);
+CREATE FUNCTION pg_temp.skip_row() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$;
+CREATE FUNCTION pg_temp.double_qty() RETURNS trigger LANGUAGE plpgsql AS
+    $$ BEGIN NEW.qty := NEW.qty * 2; RETURN NEW; END $$;
+CREATE TRIGGER zzz_skip BEFORE INSERT ON backorder.order_line FOR EACH ROW EXECUTE FUNCTION pg_temp.skip_row();
+SELECT throws_ok($$INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('to1', 'TO1', 3)$$,
+                 '55000', 'trigger "zzz_skip" on table "order_line" would fire after the engine''s trigger "zz_commit_stock"',
+                 'a shop BEFORE trigger named after the engine''s fails the order');
+ALTER TABLE backorder.order_line DISABLE TRIGGER zzz_skip;
+INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('to2', 'TO1', 3);
+SELECT is(pg_temp.ln('to2'), 'qty=3 alloc=3 back=0 ship=0 canc=0 allocated', 'disabled, it is not in the way');
+DROP TRIGGER zzz_skip ON backorder.order_line;
+CREATE TRIGGER "überprüfung" BEFORE INSERT ON backorder.adjustment FOR EACH ROW EXECUTE FUNCTION pg_temp.double_qty();
+SELECT throws_ok($$INSERT INTO backorder.adjustment (sku, delta) VALUES ('TO1', -2)$$,
+                 '55000', 'trigger "überprüfung" on table "adjustment" would fire after the engine''s trigger "zz_apply"',
+                 'a name that sorts after "zz_" in byte order (non-ASCII) fails too');
+DROP TRIGGER "überprüfung" ON backorder.adjustment;
+CREATE TRIGGER double_it BEFORE INSERT ON backorder.order_line FOR EACH ROW EXECUTE FUNCTION pg_temp.double_qty();
+INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('to3', 'TO1', 2);
+SELECT is(pg_temp.ln('to3'), 'qty=4 alloc=4 back=0 ship=0 canc=0 allocated',
+          'a shop BEFORE trigger named before the engine''s is honoured: the engine books the doubled qty');
+DROP TRIGGER double_it ON backorder.order_line;
+SELECT is(pg_temp.it('TO1'), 'on_hand=10 alloc=7 back=0 incoming=0 avail=3', 'TO1''s counters hold only what was stored');
+CREATE TEMP TABLE seen (available bigint, events bigint);
+CREATE FUNCTION pg_temp.look() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO seen SELECT (SELECT available FROM backorder.item WHERE sku = 'TO1'),
+                            (SELECT count(*) FROM backorder.event WHERE sku = 'TO1');
+    RETURN NULL;
+END $$;
+CREATE TRIGGER alert_low_stock AFTER INSERT ON backorder.order_line FOR EACH STATEMENT EXECUTE FUNCTION pg_temp.look();
+INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('to4', 'TO1', 1), ('to5', 'TO1', 1);
+SELECT is((SELECT available || ' ' || events FROM seen),
+          (SELECT available || ' ' || (SELECT count(*) FROM backorder.event WHERE sku = 'TO1') FROM backorder.item WHERE sku = 'TO1'),
+          'a shop AFTER STATEMENT trigger reads the counters and events its statement wrote');
+SELECT is((SELECT available FROM seen), 1::bigint, 'available 1 after the two-line order');
+DROP TRIGGER alert_low_stock ON backorder.order_line;
+CREATE TRIGGER "0_audit" AFTER INSERT ON backorder.order_line FOR EACH STATEMENT EXECUTE FUNCTION pg_temp.look();
+SELECT throws_ok($$INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('to6', 'TO1', 1)$$,
+                 '55000', 'trigger "0_audit" on table "order_line" would fire before the engine''s trigger "0_flush"',
+                 'a shop AFTER STATEMENT trigger named before the engine''s fails the order');
+DROP TRIGGER "0_audit" ON backorder.order_line;
+SELECT is(pg_temp.it('TO1'), 'on_hand=10 alloc=9 back=0 incoming=0 avail=1', 'the failed statements left TO1 as it was');
+SELECT is_empty($$SELECT * FROM backorder.verify() WHERE sku = 'TO1'$$, 'verify() has nothing about TO1');
 
 
 SELECT * FROM finish();
