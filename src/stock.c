@@ -696,7 +696,11 @@ stock_forget(const char *sku)
 	if (e == NULL)
 		return;
 	if (e->dirty)
-		elog(ERROR, "backorder: item \"%s\" changed while its counters were unwritten", sku);
+		ereport(ERROR,
+				(errcode(ERRCODE_TRIGGERED_DATA_CHANGE_VIOLATION),
+				 errmsg("cannot change item \"%s\" in the statement that books stock for it", sku),
+				 errdetail("The statement's ledger rows changed the item's counters, which the engine writes at the statement's end."),
+				 errhint("Change the item in a statement of its own.")));
 	last_hint = NULL;
 	/* its touches stay behind: an element not touched since is never taken for dropping */
 	e->touched_subid = InvalidSubTransactionId;

@@ -5,7 +5,7 @@
 -- Odd and long text values are accepted and round-trip exactly.
 -- psql settings, BEGIN (this file ends with ROLLBACK), SET CONSTRAINTS ALL IMMEDIATE, pg_temp.ln/it/lid
 \ir helpers.psql
-SELECT plan(292);
+SELECT plan(296);
 SET backorder.clock = '2026-02-01 09:00+00';
 
 -- helpers of this file (ln, it and lid come from helpers.psql) -------------------------
@@ -426,6 +426,16 @@ SELECT lives_ok($$EXPLAIN INSERT INTO backorder.receipt (sku, qty) VALUES ('B', 
                 'EXPLAIN (without ANALYZE) of such an insert still works');
 SELECT lives_ok($$INSERT INTO backorder.customer_order (order_ref) VALUES ('whole') ON CONFLICT DO NOTHING$$,
                 'ON CONFLICT on a table that is not a ledger table still works');
+
+-- 7c. one statement that books stock for an item and changes the item's row (writable CTEs)
+SELECT pg_temp.rejects($$WITH o AS (INSERT INTO backorder.receipt (sku, qty) VALUES ('B', 5) RETURNING sku)
+                         UPDATE backorder.item i SET policy = 'backorder' FROM o WHERE i.sku = o.sku$$,
+                       '27000', 'cannot change item "B" in the statement that books stock for it',
+                       'a receipt and an UPDATE of its item in one statement');
+SELECT pg_temp.rejects($$WITH s AS (INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('cte1', 'B', 1) RETURNING sku)
+                         UPDATE backorder.item i SET backorder_limit = 100 FROM s WHERE i.sku = s.sku$$,
+                       '27000', 'cannot change item "B" in the statement that books stock for it',
+                       'an order and an UPDATE of its item in one statement');
 
 -- 8. after all these failures the engine's state is intact ------------------------------
 SELECT is_empty('SELECT * FROM backorder.verify()', 'verify() empty after the whole catalogue');
