@@ -27,7 +27,9 @@ SELECT on_hand, allocated, backordered FROM backorder.item;
 -- (bo_direct_ok's cached answer is dropped with the table's relcache entry) and the
 -- receipt's fill goes through the executor, where the trigger sees it
 CREATE TABLE fills (line_id bigint, allocated_qty bigint);
-CREATE FUNCTION note_fill() RETURNS trigger LANGUAGE plpgsql AS $$
+-- (it runs as the tables' owner for whoever inserted the receipt, so it is written like a
+-- SECURITY DEFINER function: its own search_path, pg_temp last)
+CREATE FUNCTION note_fill() RETURNS trigger LANGUAGE plpgsql SET search_path = public, pg_temp AS $$
 BEGIN INSERT INTO fills VALUES (NEW.line_id, NEW.allocated_qty); RETURN NEW; END $$;
 CREATE TRIGGER note_fill AFTER UPDATE ON backorder.order_line
     FOR EACH ROW EXECUTE FUNCTION note_fill();

@@ -165,7 +165,10 @@ bo_now(void)
 
 /*
  * Enter engine code: act as the owner of the extension's tables (as ri_triggers.c
- * acts as the owner of the referenced table), and let the guard triggers through.
+ * acts as the owner of the referenced table), and let the guard triggers through. It is a
+ * security-restricted operation, as when PostgreSQL runs a table owner's code for another
+ * role (VACUUM, CREATE INDEX): a shop trigger that the engine's writes fire cannot change
+ * the session's role or create temporary objects (see bo_run).
  */
 void
 bo_engine_enter(Oid owner)
@@ -173,8 +176,8 @@ bo_engine_enter(Oid owner)
 	if (engine_depth++ == 0)
 	{
 		GetUserIdAndSecContext(&engine_saved_user, &engine_saved_sec);
-		SetUserIdAndSecContext(owner, engine_saved_sec |
-							   SECURITY_LOCAL_USERID_CHANGE | SECURITY_NOFORCE_RLS);
+		SetUserIdAndSecContext(owner, engine_saved_sec | SECURITY_LOCAL_USERID_CHANGE |
+							   SECURITY_RESTRICTED_OPERATION | SECURITY_NOFORCE_RLS);
 	}
 }
 
@@ -250,14 +253,62 @@ bo_prepare_custom(SPIPlanPtr *cache, const char *sql, int nargs, const Oid *argt
 	return prepare_with(cache, sql, nargs, argtypes, CURSOR_OPT_CUSTOM_PLAN);
 }
 
-/* Run a prepared plan; any SPI failure is an internal error. */
+/* What an error inside one of the engine's writes adds to its context lines. */
+static void
+write_context(void *arg)
+{
+	errcontext("backorder engine write, as the owner of the backorder tables, with search_path = pg_catalog, pg_temp");
+}
+
+/* Does a prepared plan write (and so may fire the shop's triggers)? */
+static bool
+plan_writes(SPIPlanPtr plan)
+{
+	ListCell   *lc;
+
+	foreach(lc, SPI_plan_get_plan_sources(plan))
+	{
+		CachedPlanSource *ps = lfirst(lc);
+
+		if (ps->commandTag != CMDTAG_SELECT)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Run a prepared plan; any SPI failure is an internal error.
+ *
+ * The engine's own queries name everything with its schema. A query that writes goes
+ * through the executor only where the shop added something to the table (a trigger, a
+ * CHECK, a default, an expression index: see bo_direct_ok), and that code then runs as the
+ * tables' owner on behalf of whichever role inserted the ledger row. So it does not run
+ * under that role's search_path: as PostgreSQL 17 does for maintenance commands, the path
+ * is "pg_catalog, pg_temp" while the query runs (a shop function with its own SET
+ * search_path uses that), and bo_engine_enter made it a security-restricted operation.
+ */
 int
 bo_run(SPIPlanPtr plan, Datum *values, const char *nulls, long count)
 {
-	int			rc = SPI_execute_plan(plan, values, nulls, false, count);
+	int			nest = -1;
+	int			rc;
+	ErrorContextCallback context = {.callback = write_context, .previous = error_context_stack};
 
+	if (plan_writes(plan))
+	{
+		nest = NewGUCNestLevel();
+		(void) set_config_option("search_path", "pg_catalog, pg_temp",
+								 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+		error_context_stack = &context;
+	}
+	rc = SPI_execute_plan(plan, values, nulls, false, count);
 	if (rc < 0)
 		elog(ERROR, "backorder: SPI_execute_plan failed: %s", SPI_result_code_string(rc));
+	if (nest >= 0)
+	{
+		error_context_stack = context.previous;
+		AtEOXact_GUC(true, nest);
+	}
 	return rc;
 }
 
