@@ -22,6 +22,7 @@
 #include "catalog/pg_am.h"
 #include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
+#include "common/int.h"
 #include "executor/executor.h"
 #include "utils/fmgroids.h"
 #include "utils/rel.h"
@@ -194,13 +195,25 @@ po_reset(void)
 	po_taken = NIL;
 }
 
-/* Round up to a whole number of packs. */
+/*
+ * Round up to a whole number of packs: 22003 only when that number of units does not fit
+ * (units + pack - 1 could overflow even when the result fits).
+ */
 static int64
 round_to_pack(int64 units, int64 pack)
 {
+	int64		packs;
+	int64		result;
+
 	if (units <= 0)
 		return 0;
-	return bo_add(units, pack - 1) / pack * pack;
+	packs = units / pack + (units % pack > 0 ? 1 : 0);
+	if (pg_mul_s64_overflow(packs, pack, &result))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("quantity out of range"),
+				 errdetail("The resulting number of units does not fit in a bigint.")));
+	return result;
 }
 
 /* add received units to one purchase-order line */
