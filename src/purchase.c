@@ -1067,7 +1067,7 @@ bo_issue_due_purchase_orders(PG_FUNCTION_ARGS)
 		bo_run(bo_prepare(&drafts,
 						  "SELECT supplier_id FROM backorder.purchase_order"
 						  " WHERE status OPERATOR(pg_catalog.=) 'draft'::backorder.po_status"
-						  " ORDER BY supplier_id COLLATE \"C\"",
+						  " ORDER BY supplier_id COLLATE pg_catalog.\"C\"",
 						  0, NULL),
 			   NULL, NULL, 0);
 		for (i = 0; i < SPI_processed; i++)
@@ -1154,7 +1154,7 @@ po_skus(int64 po_id, char **status, char **supplier)
 					  "  FROM backorder.purchase_order p"
 					  "  LEFT JOIN backorder.purchase_order_line l"
 					  "    ON l.po_id OPERATOR(pg_catalog.=) p.po_id"
-					  " WHERE p.po_id OPERATOR(pg_catalog.=) $1 ORDER BY l.sku COLLATE \"C\"",
+					  " WHERE p.po_id OPERATOR(pg_catalog.=) $1 ORDER BY l.sku COLLATE pg_catalog.\"C\"",
 					  1, (Oid[]) {INT8OID}),
 		   &arg, NULL, 0);
 	if (SPI_processed == 0)

@@ -26,14 +26,15 @@
 -- plan yet: a role "mallory" owns a schema "evil" whose functions, aggregates and operators
 -- would shadow pg_catalog's (now(), unnest(), length(), sum(), count(*), min(), max(), and
 -- =, <>, <, >, <=, >=, +, - on text, bigint, bigint/integer, timestamptz and the engine's enums;
--- plus tables named like the engine's in evil and pg_temp). Each of them records its call in
+-- plus tables named like the engine's in evil and pg_temp, and a collation evil."C" that sorts
+-- letters before digits). Each of them records its call in
 -- public.evil_log. With search_path = evil, public, pg_catalog (pg_catalog explicitly last) the
 -- application and the owner run every kind of ledger insert, the purchase-order functions,
 -- verify() and the report views: results are exact and evil_log stays empty. A positive
 -- control at the end shows the traps do fire for unqualified calls.
 -- psql settings, BEGIN (this file ends with ROLLBACK), SET CONSTRAINTS ALL IMMEDIATE, pg_temp.ln/it/lid
 \ir helpers.psql
-SELECT plan(90);
+SELECT plan(91);
 SET backorder.clock = '2026-03-01 08:00+00';
 
 -- roles (CREATE ROLE is transactional: nothing survives the ROLLBACK) --------------------
@@ -134,6 +135,8 @@ CREATE TABLE evil.supplier (trap int);
 CREATE TABLE evil.purchase_order (trap int);
 CREATE TABLE evil.purchase_order_line (trap int);
 CREATE TABLE evil.event (trap int);
+-- a collation named "C": an unqualified COLLATE "C" would sort by it (ICU: letters before digits)
+CREATE COLLATION evil."C" (provider = icu, locale = 'und-u-kr-latn-digit');
 RESET ROLE;
 CREATE TEMP TABLE item (trap int);
 CREATE TEMP TABLE order_line (trap int);
@@ -177,6 +180,13 @@ RESET ROLE;
 INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('h6', 'H1', 1);
 CREATE TEMP TABLE hostile_verify_owner AS SELECT * FROM backorder.verify();
 CREATE TEMP TABLE hostile_purge AS SELECT backorder.purge_events('2000-01-01 00:00+00') AS purged;
+-- four drafts due at 10:00, of suppliers that evil."C" would sort c-a, c-B, c-1, c-9
+INSERT INTO backorder.supplier (supplier_id, po_min_qty, po_max_wait)
+VALUES ('c-a', 100, '1 hour'), ('c-9', 100, '1 hour'), ('c-B', 100, '1 hour'), ('c-1', 100, '1 hour');
+INSERT INTO backorder.item (sku, supplier_id) VALUES ('Ka', 'c-a'), ('K9', 'c-9'), ('KB', 'c-B'), ('K1', 'c-1');
+INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('k1', 'Ka', 1), ('k2', 'K9', 1), ('k3', 'KB', 1), ('k4', 'K1', 1);
+CREATE TEMP TABLE hostile_collate AS
+    SELECT t.po_id, t.n FROM backorder.issue_due_purchase_orders('2026-03-01 10:00+00') WITH ORDINALITY AS t(po_id, n);
 RESET search_path;
 
 SELECT is_empty('SELECT * FROM public.evil_log', 'hostile search_path: no hostile function, aggregate or operator was ever called');
@@ -218,6 +228,9 @@ SELECT results_eq('SELECT line_id, fill, waiting_after FROM hostile_sim',
                   'hostile: simulate_receipt(H3, 3) read under the hostile path: h4 would get 3, 2 left waiting');
 SELECT ok((SELECT eta IS NULL OR eta > '2026-03-01 08:00+00' FROM hostile_eta), 'hostile: eta(h4) is not a time from evil.now()');
 SELECT is((SELECT purged FROM hostile_purge), 0::bigint, 'hostile: purge_events under the hostile path deleted nothing older than 2000');
+SELECT is((SELECT array_agg(p.supplier_id ORDER BY h.n) FROM hostile_collate h JOIN backorder.purchase_order p USING (po_id)),
+          ARRAY['c-1', 'c-9', 'c-B', 'c-a'],
+          'hostile: issue_due_purchase_orders issues drafts in byte order of supplier_id, not by a collation "C" on the path');
 -- positive control: the traps are live for unqualified calls under that search_path
 SET search_path = evil, public, pg_catalog;
 CREATE TEMP TABLE control AS SELECT now() AS t, 'a'::text = 'a'::text AS eq, 1::bigint + 1::bigint AS plus;
