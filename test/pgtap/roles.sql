@@ -2,16 +2,20 @@
 --
 -- Recommended setup (for the README). The owner is the superuser that ran CREATE EXTENSION;
 -- the engine's triggers act as that owner while they work, so the application role needs
--- only INSERT on the ledger tables and never any privilege on counters, statuses, purchase
--- orders, events or sequences (line_id and the identity columns need no USAGE grant):
+-- only INSERT on the columns it writes of the ledger tables and never any privilege on
+-- counters, statuses, purchase orders, events or sequences (line_id and the identity columns
+-- need no USAGE grant; without INSERT on them, OVERRIDING SYSTEM VALUE cannot pick an id):
 --
 --   CREATE ROLE bo_app LOGIN;      -- the shop application
 --   CREATE ROLE bo_report LOGIN;   -- dashboards, reports
 --   GRANT USAGE ON SCHEMA backorder TO bo_app, bo_report;
 --   GRANT SELECT ON ALL TABLES IN SCHEMA backorder TO bo_app, bo_report;
---   GRANT INSERT ON backorder.order_line, backorder.receipt, backorder.shipment,
---                   backorder.cancellation, backorder.adjustment, backorder.customer_order
---         TO bo_app;
+--   GRANT INSERT (order_ref, sku, qty) ON backorder.order_line TO bo_app;
+--   GRANT INSERT (sku, qty, po_id) ON backorder.receipt TO bo_app;
+--   GRANT INSERT (line_id, qty) ON backorder.shipment TO bo_app;
+--   GRANT INSERT (line_id, qty, reason) ON backorder.cancellation TO bo_app;
+--   GRANT INSERT (sku, delta, reason) ON backorder.adjustment TO bo_app;
+--   GRANT INSERT (order_ref, ship_complete) ON backorder.customer_order TO bo_app;
 --   GRANT INSERT, UPDATE (supplier_id, policy, backorder_limit, pack_size) ON backorder.item TO bo_app;
 --   GRANT INSERT, UPDATE ON backorder.supplier TO bo_app;
 --   GRANT EXECUTE ON FUNCTION backorder.issue_due_purchase_orders(timestamptz),
@@ -19,8 +23,9 @@
 --
 -- What each role then can and cannot do is asserted below: bo_app's orders, receipts,
 -- shipments, cancellations and adjustments are processed exactly as the owner's; bo_app cannot
--- write counters (42501), order-line statuses (42501), purchase orders (42501), events (42501)
--- or call purge_events (42501); bo_report can read everything and write nothing (42501).
+-- write counters (42501), order-line statuses (42501), purchase orders (42501), events (42501),
+-- pick a ledger row's id with OVERRIDING SYSTEM VALUE (42501) or call purge_events (42501);
+-- bo_report can read everything and write nothing (42501).
 --
 -- The hostile search_path part runs FIRST, in a session where the engine has not prepared any
 -- plan yet: a role "mallory" owns a schema "evil" whose functions, aggregates and operators
@@ -34,7 +39,7 @@
 -- control at the end shows the traps do fire for unqualified calls.
 -- psql settings, BEGIN (this file ends with ROLLBACK), SET CONSTRAINTS ALL IMMEDIATE, pg_temp.ln/it/lid
 \ir helpers.psql
-SELECT plan(91);
+SELECT plan(95);
 SET backorder.clock = '2026-03-01 08:00+00';
 
 -- roles (CREATE ROLE is transactional: nothing survives the ROLLBACK) --------------------
@@ -43,9 +48,12 @@ CREATE ROLE bo_report;
 CREATE ROLE mallory;
 GRANT USAGE ON SCHEMA backorder TO bo_app, bo_report;
 GRANT SELECT ON ALL TABLES IN SCHEMA backorder TO bo_app, bo_report;
-GRANT INSERT ON backorder.order_line, backorder.receipt, backorder.shipment,
-                backorder.cancellation, backorder.adjustment, backorder.customer_order
-      TO bo_app;
+GRANT INSERT (order_ref, sku, qty) ON backorder.order_line TO bo_app;
+GRANT INSERT (sku, qty, po_id) ON backorder.receipt TO bo_app;
+GRANT INSERT (line_id, qty) ON backorder.shipment TO bo_app;
+GRANT INSERT (line_id, qty, reason) ON backorder.cancellation TO bo_app;
+GRANT INSERT (sku, delta, reason) ON backorder.adjustment TO bo_app;
+GRANT INSERT (order_ref, ship_complete) ON backorder.customer_order TO bo_app;
 GRANT INSERT, UPDATE (supplier_id, policy, backorder_limit, pack_size) ON backorder.item TO bo_app;
 GRANT INSERT, UPDATE ON backorder.supplier TO bo_app;
 GRANT EXECUTE ON FUNCTION backorder.issue_due_purchase_orders(timestamptz),
@@ -326,8 +334,21 @@ SELECT throws_ok($$SELECT backorder.purge_events(now())$$, '42501', 'permission 
 SELECT throws_ok($$SELECT * FROM backorder.notifier_rings()$$, '42501', 'permission denied for function notifier_rings',
                  'bo_app: notifier_rings (for pg_monitor) -> 42501');
 SELECT throws_ok($$INSERT INTO backorder.order_line (order_ref, sku, qty, status) VALUES ('r6', 'R2', 1, 'allocated')$$,
-                 '428C9', 'column "status" of table "order_line" is maintained by backorder',
-                 'bo_app: INSERT with a client status -> 428C9');
+                 '42501', 'permission denied for table order_line',
+                 'bo_app: INSERT with a client status -> 42501 (not among its columns; the owner would get 428C9)');
+-- the identity keys are not among bo_app's columns: it cannot take ids ahead of the sequence
+SELECT throws_ok($$INSERT INTO backorder.receipt (receipt_id, sku, qty) OVERRIDING SYSTEM VALUE VALUES (1000000, 'R1', 1)$$,
+                 '42501', 'permission denied for table receipt', 'bo_app: receipt with OVERRIDING SYSTEM VALUE and a receipt_id -> 42501');
+SELECT throws_ok(format($$INSERT INTO backorder.shipment (shipment_id, line_id, qty) OVERRIDING SYSTEM VALUE VALUES (1000000, %s, 1)$$,
+                        pg_temp.lid('r2')),
+                 '42501', 'permission denied for table shipment', 'bo_app: shipment with OVERRIDING SYSTEM VALUE and a shipment_id -> 42501');
+SELECT throws_ok(format($$INSERT INTO backorder.cancellation (cancellation_id, line_id, qty) OVERRIDING SYSTEM VALUE VALUES (1000000, %s, 1)$$,
+                        pg_temp.lid('r2')),
+                 '42501', 'permission denied for table cancellation',
+                 'bo_app: cancellation with OVERRIDING SYSTEM VALUE and a cancellation_id -> 42501');
+SELECT throws_ok($$INSERT INTO backorder.adjustment (adjustment_id, sku, delta) OVERRIDING SYSTEM VALUE VALUES (1000000, 'R1', 1)$$,
+                 '42501', 'permission denied for table adjustment',
+                 'bo_app: adjustment with OVERRIDING SYSTEM VALUE and an adjustment_id -> 42501');
 SELECT throws_ok($$INSERT INTO backorder.item (sku, on_hand) VALUES ('R9', 50)$$,
                  '428C9', 'column "on_hand" of table "item" is maintained by backorder',
                  'bo_app: INSERT item with stock -> 428C9');
