@@ -30,6 +30,8 @@
 #include "commands/trigger.h"
 #include "fmgr.h"
 #include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/timestamp.h"
@@ -1059,6 +1061,21 @@ bo_issue_due_purchase_orders(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
 				 errmsg("as_of must be a finite time")));
+
+	/*
+	 * as_of becomes issued_at (and expected_at): maintained columns, whose times only a role
+	 * that may set backorder.clock may choose. now() and the engine's clock are no choice.
+	 */
+	if (as_of != GetCurrentTransactionStartTimestamp() && as_of != bo_now() &&
+		!superuser() &&
+		pg_parameter_aclcheck("backorder.clock", GetUserId(), ACL_SET) != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to issue purchase orders as of %s",
+						timestamptz_to_str(as_of)),
+				 errdetail("as_of is written into purchase_order.issued_at and expected_at; "
+						   "a time other than now() or the engine's clock (backorder.clock) may only be chosen by a role that may set backorder.clock."),
+				 errhint("Call issue_due_purchase_orders() without as_of, or be given GRANT SET ON PARAMETER backorder.clock.")));
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
 	SPI_connect();
 	bo_engine_enter(bo_owner());

@@ -24,8 +24,9 @@
 -- What each role then can and cannot do is asserted below: bo_app's orders, receipts,
 -- shipments, cancellations and adjustments are processed exactly as the owner's; bo_app cannot
 -- write counters (42501), order-line statuses (42501), purchase orders (42501), events (42501),
--- pick a ledger row's id with OVERRIDING SYSTEM VALUE (42501) or call purge_events (42501);
--- bo_report can read everything and write nothing (42501).
+-- pick a ledger row's id with OVERRIDING SYSTEM VALUE (42501), issue purchase orders as of a
+-- time of its choosing unless given SET on backorder.clock (42501), or call purge_events
+-- (42501); bo_report can read everything and write nothing (42501).
 --
 -- The hostile search_path part runs FIRST, in a session where the engine has not prepared any
 -- plan yet: a role "mallory" owns a schema "evil" whose functions, aggregates and operators
@@ -39,7 +40,7 @@
 -- control at the end shows the traps do fire for unqualified calls.
 -- psql settings, BEGIN (this file ends with ROLLBACK), SET CONSTRAINTS ALL IMMEDIATE, pg_temp.ln/it/lid
 \ir helpers.psql
-SELECT plan(95);
+SELECT plan(101);
 SET backorder.clock = '2026-03-01 08:00+00';
 
 -- roles (CREATE ROLE is transactional: nothing survives the ROLLBACK) --------------------
@@ -173,7 +174,14 @@ INSERT INTO backorder.cancellation (line_id, qty) VALUES (:h1, NULL);
 INSERT INTO backorder.adjustment (sku, delta, reason) VALUES ('H1', -1, 'broken');
 INSERT INTO backorder.adjustment (sku, delta, reason) VALUES ('H1', 3, 'found');
 INSERT INTO backorder.receipt (sku, qty, po_id) VALUES ('H2', 2, :hpo);
+-- (a superuser moves the engine's clock: bo_app may issue as of that time, not choose one)
+RESET ROLE;
+SET backorder.clock = '2030-01-01 00:00+00';
+SET ROLE bo_app;
 SELECT backorder.issue_due_purchase_orders('2030-01-01 00:00+00') AS issued_po \gset
+RESET ROLE;
+SET backorder.clock = '2026-03-01 08:00+00';
+SET ROLE bo_app;
 SELECT backorder.cancel_purchase_order(:issued_po);
 UPDATE backorder.item SET backorder_limit = 100 WHERE sku OPERATOR(pg_catalog.=) 'H3';
 INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('h5', 'H3', 1);
@@ -298,9 +306,24 @@ SELECT is((SELECT status::text || ':' || l.qty FROM backorder.purchase_order p
              JOIN backorder.purchase_order_line l ON l.po_id = p.po_id
             WHERE p.supplier_id = 'asup' AND p.status = 'draft'),
           'draft:4', 'bo_app: 2 waiting units buffered as one pack of 4 in a draft (minimum now 10)');
+-- as_of becomes issued_at: a time other than now() or the engine's clock is for roles that may set backorder.clock
+SELECT throws_ok($$SELECT backorder.issue_due_purchase_orders('2999-12-31 00:00+00')$$, '42501',
+                 'permission denied to issue purchase orders as of 2999-12-31 00:00:00+00',
+                 'bo_app: issue_due_purchase_orders as of a future time of its choosing -> 42501');
+SELECT throws_ok($$SELECT backorder.issue_due_purchase_orders('2020-01-01 00:00+00')$$, '42501',
+                 'permission denied to issue purchase orders as of 2020-01-01 00:00:00+00',
+                 'bo_app: issue_due_purchase_orders as of a past time of its choosing -> 42501');
+RESET ROLE;
+GRANT SET ON PARAMETER backorder.clock TO bo_app;
+SET ROLE bo_app;
 SELECT results_eq($$SELECT * FROM backorder.issue_due_purchase_orders('2026-03-01 10:00+00')$$,
                   format('VALUES (%s::bigint)', (SELECT po_id FROM backorder.purchase_order WHERE supplier_id = 'asup' AND status = 'draft')),
-                  'bo_app: may call issue_due_purchase_orders, which issues asup''s draft (waited past 1 hour), not hsup2''s (1 day)');
+                  'bo_app, given SET on backorder.clock, may issue as of another time: asup''s draft (waited past 1 hour), not hsup2''s (1 day)');
+SELECT is((SELECT issued_at FROM backorder.purchase_order WHERE supplier_id = 'asup' AND status = 'issued'),
+          '2026-03-01 10:00+00'::timestamptz, 'bo_app: issued_at is that as_of');
+RESET ROLE;
+REVOKE SET ON PARAMETER backorder.clock FROM bo_app;
+SET ROLE bo_app;
 SELECT is((SELECT string_agg(status::text, ',' ORDER BY po_id) FROM backorder.purchase_order WHERE supplier_id = 'asup'),
           'received,issued', 'bo_app: asup has its received order and the newly issued one');
 SELECT lives_ok(format('SELECT backorder.cancel_purchase_order(%s)',
@@ -354,6 +377,11 @@ SELECT throws_ok($$INSERT INTO backorder.item (sku, on_hand) VALUES ('R9', 50)$$
                  'bo_app: INSERT item with stock -> 428C9');
 SELECT throws_ok($$UPDATE backorder.item SET sku = 'R1x' WHERE sku = 'R1'$$, '42501', 'permission denied for table item',
                  'bo_app: renaming a sku -> 42501');
+-- (last, since what now() finds due depends on the real date)
+SELECT lives_ok($$SELECT backorder.issue_due_purchase_orders(backorder.engine_now())$$,
+                'bo_app: may issue as of the engine''s clock (backorder.clock, which a superuser set)');
+SELECT lives_ok($$SELECT backorder.issue_due_purchase_orders(now())$$, 'bo_app: may issue as of now()');
+SELECT lives_ok($$SELECT backorder.issue_due_purchase_orders()$$, 'bo_app: may issue as of the default, now()');
 RESET ROLE;
 SELECT is_empty('SELECT * FROM backorder.verify()', 'verify() empty after bo_app''s work');
 
