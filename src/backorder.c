@@ -197,17 +197,23 @@ bo_in_engine(void)
 	return engine_depth > 0;
 }
 
-/* Owner of the extension's objects: the owner of the backorder schema. */
+/*
+ * Owner of the extension's tables: the owner of backorder.purchase_order, as whom the
+ * triggers act (the table's relowner), not the schema's owner, who may be someone else.
+ */
 Oid
 bo_owner(void)
 {
-	Oid			nsp = get_namespace_oid("backorder", false);
-	HeapTuple	tup = SearchSysCache1(NAMESPACEOID, ObjectIdGetDatum(nsp));
+	Oid			relid = bo_relid("purchase_order");
+	HeapTuple	tup;
 	Oid			owner;
 
+	if (!OidIsValid(relid))
+		elog(ERROR, "backorder: table backorder.purchase_order does not exist");
+	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
 	if (!HeapTupleIsValid(tup))
-		elog(ERROR, "backorder: cache lookup failed for schema %u", nsp);
-	owner = ((Form_pg_namespace) GETSTRUCT(tup))->nspowner;
+		elog(ERROR, "backorder: cache lookup failed for relation %u", relid);
+	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
 	ReleaseSysCache(tup);
 	return owner;
 }

@@ -22,6 +22,7 @@
 #include "catalog/pg_am.h"
 #include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
+#include "common/int.h"
 #include "executor/executor.h"
 #include "utils/fmgroids.h"
 #include "utils/rel.h"
@@ -29,6 +30,8 @@
 #include "commands/trigger.h"
 #include "fmgr.h"
 #include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/timestamp.h"
@@ -194,13 +197,25 @@ po_reset(void)
 	po_taken = NIL;
 }
 
-/* Round up to a whole number of packs. */
+/*
+ * Round up to a whole number of packs: 22003 only when that number of units does not fit
+ * (units + pack - 1 could overflow even when the result fits).
+ */
 static int64
 round_to_pack(int64 units, int64 pack)
 {
+	int64		packs;
+	int64		result;
+
 	if (units <= 0)
 		return 0;
-	return bo_add(units, pack - 1) / pack * pack;
+	packs = units / pack + (units % pack > 0 ? 1 : 0);
+	if (pg_mul_s64_overflow(packs, pack, &result))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("quantity out of range"),
+				 errdetail("The resulting number of units does not fit in a bigint.")));
+	return result;
 }
 
 /* add received units to one purchase-order line */
@@ -1046,6 +1061,21 @@ bo_issue_due_purchase_orders(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
 				 errmsg("as_of must be a finite time")));
+
+	/*
+	 * as_of becomes issued_at (and expected_at): maintained columns, whose times only a role
+	 * that may set backorder.clock may choose. now() and the engine's clock are no choice.
+	 */
+	if (as_of != GetCurrentTransactionStartTimestamp() && as_of != bo_now() &&
+		!superuser() &&
+		pg_parameter_aclcheck("backorder.clock", GetUserId(), ACL_SET) != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to issue purchase orders as of %s",
+						timestamptz_to_str(as_of)),
+				 errdetail("as_of is written into purchase_order.issued_at and expected_at; "
+						   "a time other than now() or the engine's clock (backorder.clock) may only be chosen by a role that may set backorder.clock."),
+				 errhint("Call issue_due_purchase_orders() without as_of, or be given GRANT SET ON PARAMETER backorder.clock.")));
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
 	SPI_connect();
 	bo_engine_enter(bo_owner());
@@ -1054,7 +1084,7 @@ bo_issue_due_purchase_orders(PG_FUNCTION_ARGS)
 		bo_run(bo_prepare(&drafts,
 						  "SELECT supplier_id FROM backorder.purchase_order"
 						  " WHERE status OPERATOR(pg_catalog.=) 'draft'::backorder.po_status"
-						  " ORDER BY supplier_id COLLATE \"C\"",
+						  " ORDER BY supplier_id COLLATE pg_catalog.\"C\"",
 						  0, NULL),
 			   NULL, NULL, 0);
 		for (i = 0; i < SPI_processed; i++)
@@ -1141,7 +1171,7 @@ po_skus(int64 po_id, char **status, char **supplier)
 					  "  FROM backorder.purchase_order p"
 					  "  LEFT JOIN backorder.purchase_order_line l"
 					  "    ON l.po_id OPERATOR(pg_catalog.=) p.po_id"
-					  " WHERE p.po_id OPERATOR(pg_catalog.=) $1 ORDER BY l.sku COLLATE \"C\"",
+					  " WHERE p.po_id OPERATOR(pg_catalog.=) $1 ORDER BY l.sku COLLATE pg_catalog.\"C\"",
 					  1, (Oid[]) {INT8OID}),
 		   &arg, NULL, 0);
 	if (SPI_processed == 0)

@@ -6,9 +6,13 @@
 -- it first). This script runs with search_path = backorder: functions or operators someone
 -- had put there would take part in resolving the names of every body and view created
 -- below, and run later as whoever calls them (PostgreSQL's rules for extension scripts).
+-- An empty schema must also be controlled by superusers alone: its owner keeps the rights of
+-- an owner over everything created in it (drop the extension's indexes, rename the schema),
+-- and a role that may CREATE in it could plant objects while this script runs.
 DO $guard$
 DECLARE
     nsp oid := 'backorder'::pg_catalog.regnamespace;
+    who text;
 BEGIN
     IF EXISTS (SELECT FROM pg_catalog.pg_class WHERE relnamespace OPERATOR(pg_catalog.=) nsp)
        OR EXISTS (SELECT FROM pg_catalog.pg_proc WHERE pronamespace OPERATOR(pg_catalog.=) nsp)
@@ -22,6 +26,32 @@ BEGIN
         RAISE EXCEPTION 'schema "backorder" already exists and holds objects'
             USING ERRCODE = 'duplicate_schema',
                   HINT = 'CREATE EXTENSION backorder needs a new or empty schema "backorder": drop or rename the existing one first.';
+    END IF;
+    SELECT r.rolname INTO who
+      FROM pg_catalog.pg_namespace n JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) n.nspowner
+     WHERE n.oid OPERATOR(pg_catalog.=) nsp AND NOT r.rolsuper
+       AND r.rolname OPERATOR(pg_catalog.<>) CURRENT_USER;
+    IF FOUND THEN
+        RAISE EXCEPTION 'schema "backorder" is owned by role "%", which is not a superuser', who
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'The owner of the schema could drop or replace the extension''s objects in it.',
+                  HINT = 'Drop the schema "backorder" first, or ALTER SCHEMA backorder OWNER TO a superuser.';
+    END IF;
+    SELECT CASE WHEN a.grantee OPERATOR(pg_catalog.=) 0::pg_catalog.oid THEN 'PUBLIC'
+                ELSE pg_catalog.quote_ident(r.rolname) END INTO who
+      FROM pg_catalog.pg_namespace n
+     CROSS JOIN LATERAL pg_catalog.aclexplode(n.nspacl) a
+      LEFT JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) a.grantee
+     WHERE n.oid OPERATOR(pg_catalog.=) nsp
+       AND a.privilege_type OPERATOR(pg_catalog.=) 'CREATE'
+       AND a.grantee OPERATOR(pg_catalog.<>) n.nspowner
+       AND (a.grantee OPERATOR(pg_catalog.=) 0::pg_catalog.oid OR NOT r.rolsuper)
+     LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'role % may create objects in schema "backorder" and is not a superuser', who
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'It could put objects in the schema while the extension is being created.',
+                  HINT = pg_catalog.format('REVOKE CREATE ON SCHEMA backorder FROM %s, or drop the schema "backorder" first.', who);
     END IF;
 END
 $guard$;

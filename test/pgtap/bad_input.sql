@@ -216,6 +216,16 @@ SELECT pg_temp.rejects($$INSERT INTO backorder.receipt (sku, qty) VALUES ('BIG',
                        '22003', 'quantity out of range', 'two receipt rows of 2^62 units: the second overflows on_hand');
 SELECT pg_temp.rejects($$INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('pack', 'PACK', 9223372036854775807)$$,
                        '22003', 'quantity out of range', 'order of 9223372036854775807 whose purchase-order line (packs of 5) overflows');
+-- rounding up to a pack overflows only when the rounded quantity does not fit: packs of 5e18
+INSERT INTO backorder.supplier (supplier_id, po_min_qty) VALUES ('sup5', 1), ('sup6', 1);
+INSERT INTO backorder.item (sku, supplier_id, pack_size) VALUES ('HUGEPACK', 'sup5', 5000000000000000000),
+                                                                ('HUGEPACK2', 'sup6', 5000000000000000000);
+SELECT lives_ok($$INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('hugepack', 'HUGEPACK', 4300000000000000000)$$,
+                'order of 4300000000000000000 units in packs of 5000000000000000000: one pack fits');
+SELECT is((SELECT qty FROM backorder.purchase_order_line WHERE sku = 'HUGEPACK'), 5000000000000000000::bigint,
+          'its purchase-order line is the one pack of 5000000000000000000');
+SELECT pg_temp.rejects($$INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('hugepack2', 'HUGEPACK2', 5000000000000000001)$$,
+                       '22003', 'quantity out of range', 'order of 5000000000000000001 units in packs of 5000000000000000000 (two packs do not fit)');
 -- the largest quantity itself is fine; one more unit overflows
 INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('bigmax', 'BIG', 9223372036854775807);
 SELECT is(pg_temp.it('BIG'), 'on_hand=0 alloc=0 back=9223372036854775807 incoming=0 avail=-9223372036854775807',

@@ -2,16 +2,20 @@
 --
 -- Recommended setup (for the README). The owner is the superuser that ran CREATE EXTENSION;
 -- the engine's triggers act as that owner while they work, so the application role needs
--- only INSERT on the ledger tables and never any privilege on counters, statuses, purchase
--- orders, events or sequences (line_id and the identity columns need no USAGE grant):
+-- only INSERT on the columns it writes of the ledger tables and never any privilege on
+-- counters, statuses, purchase orders, events or sequences (line_id and the identity columns
+-- need no USAGE grant; without INSERT on them, OVERRIDING SYSTEM VALUE cannot pick an id):
 --
 --   CREATE ROLE bo_app LOGIN;      -- the shop application
 --   CREATE ROLE bo_report LOGIN;   -- dashboards, reports
 --   GRANT USAGE ON SCHEMA backorder TO bo_app, bo_report;
 --   GRANT SELECT ON ALL TABLES IN SCHEMA backorder TO bo_app, bo_report;
---   GRANT INSERT ON backorder.order_line, backorder.receipt, backorder.shipment,
---                   backorder.cancellation, backorder.adjustment, backorder.customer_order
---         TO bo_app;
+--   GRANT INSERT (order_ref, sku, qty) ON backorder.order_line TO bo_app;
+--   GRANT INSERT (sku, qty, po_id) ON backorder.receipt TO bo_app;
+--   GRANT INSERT (line_id, qty) ON backorder.shipment TO bo_app;
+--   GRANT INSERT (line_id, qty, reason) ON backorder.cancellation TO bo_app;
+--   GRANT INSERT (sku, delta, reason) ON backorder.adjustment TO bo_app;
+--   GRANT INSERT (order_ref, ship_complete) ON backorder.customer_order TO bo_app;
 --   GRANT INSERT, UPDATE (supplier_id, policy, backorder_limit, pack_size) ON backorder.item TO bo_app;
 --   GRANT INSERT, UPDATE ON backorder.supplier TO bo_app;
 --   GRANT EXECUTE ON FUNCTION backorder.issue_due_purchase_orders(timestamptz),
@@ -19,21 +23,24 @@
 --
 -- What each role then can and cannot do is asserted below: bo_app's orders, receipts,
 -- shipments, cancellations and adjustments are processed exactly as the owner's; bo_app cannot
--- write counters (42501), order-line statuses (42501), purchase orders (42501), events (42501)
--- or call purge_events (42501); bo_report can read everything and write nothing (42501).
+-- write counters (42501), order-line statuses (42501), purchase orders (42501), events (42501),
+-- pick a ledger row's id with OVERRIDING SYSTEM VALUE (42501), issue purchase orders as of a
+-- time of its choosing unless given SET on backorder.clock (42501), or call purge_events
+-- (42501); bo_report can read everything and write nothing (42501).
 --
 -- The hostile search_path part runs FIRST, in a session where the engine has not prepared any
 -- plan yet: a role "mallory" owns a schema "evil" whose functions, aggregates and operators
 -- would shadow pg_catalog's (now(), unnest(), length(), sum(), count(*), min(), max(), and
 -- =, <>, <, >, <=, >=, +, - on text, bigint, bigint/integer, timestamptz and the engine's enums;
--- plus tables named like the engine's in evil and pg_temp). Each of them records its call in
+-- plus tables named like the engine's in evil and pg_temp, and a collation evil."C" that sorts
+-- letters before digits). Each of them records its call in
 -- public.evil_log. With search_path = evil, public, pg_catalog (pg_catalog explicitly last) the
 -- application and the owner run every kind of ledger insert, the purchase-order functions,
 -- verify() and the report views: results are exact and evil_log stays empty. A positive
 -- control at the end shows the traps do fire for unqualified calls.
 -- psql settings, BEGIN (this file ends with ROLLBACK), SET CONSTRAINTS ALL IMMEDIATE, pg_temp.ln/it/lid
 \ir helpers.psql
-SELECT plan(90);
+SELECT plan(101);
 SET backorder.clock = '2026-03-01 08:00+00';
 
 -- roles (CREATE ROLE is transactional: nothing survives the ROLLBACK) --------------------
@@ -42,9 +49,12 @@ CREATE ROLE bo_report;
 CREATE ROLE mallory;
 GRANT USAGE ON SCHEMA backorder TO bo_app, bo_report;
 GRANT SELECT ON ALL TABLES IN SCHEMA backorder TO bo_app, bo_report;
-GRANT INSERT ON backorder.order_line, backorder.receipt, backorder.shipment,
-                backorder.cancellation, backorder.adjustment, backorder.customer_order
-      TO bo_app;
+GRANT INSERT (order_ref, sku, qty) ON backorder.order_line TO bo_app;
+GRANT INSERT (sku, qty, po_id) ON backorder.receipt TO bo_app;
+GRANT INSERT (line_id, qty) ON backorder.shipment TO bo_app;
+GRANT INSERT (line_id, qty, reason) ON backorder.cancellation TO bo_app;
+GRANT INSERT (sku, delta, reason) ON backorder.adjustment TO bo_app;
+GRANT INSERT (order_ref, ship_complete) ON backorder.customer_order TO bo_app;
 GRANT INSERT, UPDATE (supplier_id, policy, backorder_limit, pack_size) ON backorder.item TO bo_app;
 GRANT INSERT, UPDATE ON backorder.supplier TO bo_app;
 GRANT EXECUTE ON FUNCTION backorder.issue_due_purchase_orders(timestamptz),
@@ -134,6 +144,8 @@ CREATE TABLE evil.supplier (trap int);
 CREATE TABLE evil.purchase_order (trap int);
 CREATE TABLE evil.purchase_order_line (trap int);
 CREATE TABLE evil.event (trap int);
+-- a collation named "C": an unqualified COLLATE "C" would sort by it (ICU: letters before digits)
+CREATE COLLATION evil."C" (provider = icu, locale = 'und-u-kr-latn-digit');
 RESET ROLE;
 CREATE TEMP TABLE item (trap int);
 CREATE TEMP TABLE order_line (trap int);
@@ -162,7 +174,14 @@ INSERT INTO backorder.cancellation (line_id, qty) VALUES (:h1, NULL);
 INSERT INTO backorder.adjustment (sku, delta, reason) VALUES ('H1', -1, 'broken');
 INSERT INTO backorder.adjustment (sku, delta, reason) VALUES ('H1', 3, 'found');
 INSERT INTO backorder.receipt (sku, qty, po_id) VALUES ('H2', 2, :hpo);
+-- (a superuser moves the engine's clock: bo_app may issue as of that time, not choose one)
+RESET ROLE;
+SET backorder.clock = '2030-01-01 00:00+00';
+SET ROLE bo_app;
 SELECT backorder.issue_due_purchase_orders('2030-01-01 00:00+00') AS issued_po \gset
+RESET ROLE;
+SET backorder.clock = '2026-03-01 08:00+00';
+SET ROLE bo_app;
 SELECT backorder.cancel_purchase_order(:issued_po);
 UPDATE backorder.item SET backorder_limit = 100 WHERE sku OPERATOR(pg_catalog.=) 'H3';
 INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('h5', 'H3', 1);
@@ -177,6 +196,13 @@ RESET ROLE;
 INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('h6', 'H1', 1);
 CREATE TEMP TABLE hostile_verify_owner AS SELECT * FROM backorder.verify();
 CREATE TEMP TABLE hostile_purge AS SELECT backorder.purge_events('2000-01-01 00:00+00') AS purged;
+-- four drafts due at 10:00, of suppliers that evil."C" would sort c-a, c-B, c-1, c-9
+INSERT INTO backorder.supplier (supplier_id, po_min_qty, po_max_wait)
+VALUES ('c-a', 100, '1 hour'), ('c-9', 100, '1 hour'), ('c-B', 100, '1 hour'), ('c-1', 100, '1 hour');
+INSERT INTO backorder.item (sku, supplier_id) VALUES ('Ka', 'c-a'), ('K9', 'c-9'), ('KB', 'c-B'), ('K1', 'c-1');
+INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('k1', 'Ka', 1), ('k2', 'K9', 1), ('k3', 'KB', 1), ('k4', 'K1', 1);
+CREATE TEMP TABLE hostile_collate AS
+    SELECT t.po_id, t.n FROM backorder.issue_due_purchase_orders('2026-03-01 10:00+00') WITH ORDINALITY AS t(po_id, n);
 RESET search_path;
 
 SELECT is_empty('SELECT * FROM public.evil_log', 'hostile search_path: no hostile function, aggregate or operator was ever called');
@@ -218,6 +244,9 @@ SELECT results_eq('SELECT line_id, fill, waiting_after FROM hostile_sim',
                   'hostile: simulate_receipt(H3, 3) read under the hostile path: h4 would get 3, 2 left waiting');
 SELECT ok((SELECT eta IS NULL OR eta > '2026-03-01 08:00+00' FROM hostile_eta), 'hostile: eta(h4) is not a time from evil.now()');
 SELECT is((SELECT purged FROM hostile_purge), 0::bigint, 'hostile: purge_events under the hostile path deleted nothing older than 2000');
+SELECT is((SELECT array_agg(p.supplier_id ORDER BY h.n) FROM hostile_collate h JOIN backorder.purchase_order p USING (po_id)),
+          ARRAY['c-1', 'c-9', 'c-B', 'c-a'],
+          'hostile: issue_due_purchase_orders issues drafts in byte order of supplier_id, not by a collation "C" on the path');
 -- positive control: the traps are live for unqualified calls under that search_path
 SET search_path = evil, public, pg_catalog;
 CREATE TEMP TABLE control AS SELECT now() AS t, 'a'::text = 'a'::text AS eq, 1::bigint + 1::bigint AS plus;
@@ -277,9 +306,24 @@ SELECT is((SELECT status::text || ':' || l.qty FROM backorder.purchase_order p
              JOIN backorder.purchase_order_line l ON l.po_id = p.po_id
             WHERE p.supplier_id = 'asup' AND p.status = 'draft'),
           'draft:4', 'bo_app: 2 waiting units buffered as one pack of 4 in a draft (minimum now 10)');
+-- as_of becomes issued_at: a time other than now() or the engine's clock is for roles that may set backorder.clock
+SELECT throws_ok($$SELECT backorder.issue_due_purchase_orders('2999-12-31 00:00+00')$$, '42501',
+                 'permission denied to issue purchase orders as of 2999-12-31 00:00:00+00',
+                 'bo_app: issue_due_purchase_orders as of a future time of its choosing -> 42501');
+SELECT throws_ok($$SELECT backorder.issue_due_purchase_orders('2020-01-01 00:00+00')$$, '42501',
+                 'permission denied to issue purchase orders as of 2020-01-01 00:00:00+00',
+                 'bo_app: issue_due_purchase_orders as of a past time of its choosing -> 42501');
+RESET ROLE;
+GRANT SET ON PARAMETER backorder.clock TO bo_app;
+SET ROLE bo_app;
 SELECT results_eq($$SELECT * FROM backorder.issue_due_purchase_orders('2026-03-01 10:00+00')$$,
                   format('VALUES (%s::bigint)', (SELECT po_id FROM backorder.purchase_order WHERE supplier_id = 'asup' AND status = 'draft')),
-                  'bo_app: may call issue_due_purchase_orders, which issues asup''s draft (waited past 1 hour), not hsup2''s (1 day)');
+                  'bo_app, given SET on backorder.clock, may issue as of another time: asup''s draft (waited past 1 hour), not hsup2''s (1 day)');
+SELECT is((SELECT issued_at FROM backorder.purchase_order WHERE supplier_id = 'asup' AND status = 'issued'),
+          '2026-03-01 10:00+00'::timestamptz, 'bo_app: issued_at is that as_of');
+RESET ROLE;
+REVOKE SET ON PARAMETER backorder.clock FROM bo_app;
+SET ROLE bo_app;
 SELECT is((SELECT string_agg(status::text, ',' ORDER BY po_id) FROM backorder.purchase_order WHERE supplier_id = 'asup'),
           'received,issued', 'bo_app: asup has its received order and the newly issued one');
 SELECT lives_ok(format('SELECT backorder.cancel_purchase_order(%s)',
@@ -313,13 +357,31 @@ SELECT throws_ok($$SELECT backorder.purge_events(now())$$, '42501', 'permission 
 SELECT throws_ok($$SELECT * FROM backorder.notifier_rings()$$, '42501', 'permission denied for function notifier_rings',
                  'bo_app: notifier_rings (for pg_monitor) -> 42501');
 SELECT throws_ok($$INSERT INTO backorder.order_line (order_ref, sku, qty, status) VALUES ('r6', 'R2', 1, 'allocated')$$,
-                 '428C9', 'column "status" of table "order_line" is maintained by backorder',
-                 'bo_app: INSERT with a client status -> 428C9');
+                 '42501', 'permission denied for table order_line',
+                 'bo_app: INSERT with a client status -> 42501 (not among its columns; the owner would get 428C9)');
+-- the identity keys are not among bo_app's columns: it cannot take ids ahead of the sequence
+SELECT throws_ok($$INSERT INTO backorder.receipt (receipt_id, sku, qty) OVERRIDING SYSTEM VALUE VALUES (1000000, 'R1', 1)$$,
+                 '42501', 'permission denied for table receipt', 'bo_app: receipt with OVERRIDING SYSTEM VALUE and a receipt_id -> 42501');
+SELECT throws_ok(format($$INSERT INTO backorder.shipment (shipment_id, line_id, qty) OVERRIDING SYSTEM VALUE VALUES (1000000, %s, 1)$$,
+                        pg_temp.lid('r2')),
+                 '42501', 'permission denied for table shipment', 'bo_app: shipment with OVERRIDING SYSTEM VALUE and a shipment_id -> 42501');
+SELECT throws_ok(format($$INSERT INTO backorder.cancellation (cancellation_id, line_id, qty) OVERRIDING SYSTEM VALUE VALUES (1000000, %s, 1)$$,
+                        pg_temp.lid('r2')),
+                 '42501', 'permission denied for table cancellation',
+                 'bo_app: cancellation with OVERRIDING SYSTEM VALUE and a cancellation_id -> 42501');
+SELECT throws_ok($$INSERT INTO backorder.adjustment (adjustment_id, sku, delta) OVERRIDING SYSTEM VALUE VALUES (1000000, 'R1', 1)$$,
+                 '42501', 'permission denied for table adjustment',
+                 'bo_app: adjustment with OVERRIDING SYSTEM VALUE and an adjustment_id -> 42501');
 SELECT throws_ok($$INSERT INTO backorder.item (sku, on_hand) VALUES ('R9', 50)$$,
                  '428C9', 'column "on_hand" of table "item" is maintained by backorder',
                  'bo_app: INSERT item with stock -> 428C9');
 SELECT throws_ok($$UPDATE backorder.item SET sku = 'R1x' WHERE sku = 'R1'$$, '42501', 'permission denied for table item',
                  'bo_app: renaming a sku -> 42501');
+-- (last, since what now() finds due depends on the real date)
+SELECT lives_ok($$SELECT backorder.issue_due_purchase_orders(backorder.engine_now())$$,
+                'bo_app: may issue as of the engine''s clock (backorder.clock, which a superuser set)');
+SELECT lives_ok($$SELECT backorder.issue_due_purchase_orders(now())$$, 'bo_app: may issue as of now()');
+SELECT lives_ok($$SELECT backorder.issue_due_purchase_orders()$$, 'bo_app: may issue as of the default, now()');
 RESET ROLE;
 SELECT is_empty('SELECT * FROM backorder.verify()', 'verify() empty after bo_app''s work');
 
