@@ -10,12 +10,15 @@
  */
 #include "backorder.h"
 
+#define ORDER_REF_MAX 200		/* characters, as for sku and supplier_id */
+
 #include "access/genam.h"
 #include "access/heapam.h"
 #include "access/stratnum.h"
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
+#include "mb/pg_wchar.h"
 #include "catalog/pg_am.h"
 #include "catalog/pg_trigger.h"
 #include "executor/tuptable.h"
@@ -740,6 +743,12 @@ bo_order_line_insert(PG_FUNCTION_ARGS)
 	bo_check_trigger_order(td);
 	require_maintained_null(rel, tup, &order_line_cols, OL_N_MAINTAINED);
 	ref = bo_require_text(tup, rel, a[OL_ORDER_REF]);
+	/* as customer_order's CHECK: a longer one would not fit in an index entry anyway */
+	if (strlen(ref) > ORDER_REF_MAX && pg_mbstrlen(ref) > ORDER_REF_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_CHECK_VIOLATION),
+				 errmsg("order_ref is longer than %d characters", ORDER_REF_MAX),
+				 errdetail("It has %d characters.", pg_mbstrlen(ref))));
 	sku = bo_require_text(tup, rel, a[OL_SKU]);
 	qty = bo_require_qty(tup, rel, a[OL_QTY], false);
 

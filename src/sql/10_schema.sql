@@ -98,7 +98,8 @@ CREATE TABLE backorder.item (
 
 -- Optional order header.
 CREATE TABLE backorder.customer_order (
-    order_ref     text PRIMARY KEY,
+    order_ref     text PRIMARY KEY
+        CHECK (pg_catalog.length(order_ref) OPERATOR(pg_catalog.<=) 200),
     ship_complete boolean NOT NULL DEFAULT false,
     created_at    timestamptz NOT NULL DEFAULT pg_catalog.now()
 );
