@@ -38,7 +38,19 @@
 #include "utils/hsearch.h"
 #include "utils/memutils.h"
 
-static HTAB *pending_skus = NULL;	/* skus whose purchase lines need a resync */
+/*
+ * A sku whose purchase lines need a resync at commit, and the subtransaction that first
+ * asked for it: when that subtransaction rolls back, so does what made the resync needed,
+ * and the mark goes (po_subxact_abort). Otherwise the commit would lock an item that only
+ * rolled-back work touched, behind whoever holds it now (a deadlock for clients that take
+ * items in sku order and wrap statements in savepoints).
+ */
+typedef struct PendingSku
+{
+	char	   *sku;			/* the key */
+	SubTransactionId subid;
+} PendingSku;
+static HTAB *pending_skus = NULL;	/* of PendingSku */
 static List *booked_pos = NIL;	/* purchase orders that received units (int64 ids as text) */
 
 /*
@@ -55,16 +67,16 @@ typedef struct PoTaken
 } PoTaken;
 static List *po_taken = NIL;	/* of PoTaken, in TopTransactionContext */
 
-/* Free a table of skus and the strings it points to (po_mark_sku's copies). */
+/* Free a table of skus and the strings it points to (mark_sku's copies). */
 static void
 skus_free(HTAB *skus)
 {
 	HASH_SEQ_STATUS seq;
-	char	  **sku;
+	PendingSku *p;
 
 	hash_seq_init(&seq, skus);
-	while ((sku = hash_seq_search(&seq)) != NULL)
-		pfree(*sku);
+	while ((p = hash_seq_search(&seq)) != NULL)
+		pfree(p->sku);
 	hash_destroy(skus);
 }
 
@@ -102,20 +114,32 @@ note_booked(int64 po_id)
 	MemoryContextSwitchTo(old);
 }
 
+/* Mark a sku pending, on behalf of subtransaction subid (the earliest mark stays). */
+static void
+mark_sku(const char *sku, SubTransactionId subid)
+{
+	char	   *key = (char *) sku;
+	PendingSku *entry;
+	bool		found;
+
+	if (pending_skus == NULL)
+		pending_skus = bo_string_hash("backorder pending skus", sizeof(PendingSku),
+									  TopTransactionContext);
+	entry = hash_search(pending_skus, &key, HASH_ENTER, &found);
+	if (!found)
+	{
+		entry->sku = MemoryContextStrdup(TopTransactionContext, sku);
+		entry->subid = subid;
+	}
+	else if (subid < entry->subid)
+		entry->subid = subid;
+}
+
 /* Note that a sku's purchase-order lines must be resynchronised at commit. */
 void
 po_mark_sku(const char *sku)
 {
-	char	   *key = (char *) sku;
-	char	  **entry;
-	bool		found;
-
-	if (pending_skus == NULL)
-		pending_skus = bo_string_hash("backorder pending skus", sizeof(char *),
-									  TopTransactionContext);
-	entry = hash_search(pending_skus, &key, HASH_ENTER, &found);
-	if (!found)
-		*entry = MemoryContextStrdup(TopTransactionContext, sku);
+	mark_sku(sku, GetCurrentSubTransactionId());
 }
 
 /*
@@ -157,10 +181,31 @@ po_subxact_commit(SubTransactionId subid, SubTransactionId parent)
 	}
 }
 
-/* A subtransaction rolled back: what its resyncs took is pending again. */
+/*
+ * A subtransaction rolled back: the marks it made go, and what its resyncs took is pending
+ * again (with the marks made before it). Subtransaction ids only grow, so whatever this
+ * one and its children marked has an id at least its own.
+ */
 void
 po_subxact_abort(SubTransactionId subid)
 {
+	if (pending_skus != NULL)
+	{
+		HASH_SEQ_STATUS seq;
+		PendingSku *p;
+
+		hash_seq_init(&seq, pending_skus);
+		while ((p = hash_seq_search(&seq)) != NULL)
+		{
+			if (p->subid >= subid)
+			{
+				char	   *copy = p->sku;
+
+				hash_search(pending_skus, &copy, HASH_REMOVE, NULL);
+				pfree(copy);
+			}
+		}
+	}
 	while (po_taken != NIL)
 	{
 		PoTaken    *t = llast(po_taken);
@@ -170,11 +215,14 @@ po_subxact_abort(SubTransactionId subid)
 		if (t->skus)
 		{
 			HASH_SEQ_STATUS seq;
-			char	  **sku;
+			PendingSku *p;
 
 			hash_seq_init(&seq, t->skus);
-			while ((sku = hash_seq_search(&seq)) != NULL)
-				po_mark_sku(*sku);
+			while ((p = hash_seq_search(&seq)) != NULL)
+			{
+				if (p->subid < subid)
+					mark_sku(p->sku, p->subid);
+			}
 			skus_free(t->skus);
 		}
 		if (t->booked)
@@ -990,7 +1038,7 @@ static void
 resync_pending(void)
 {
 	HASH_SEQ_STATUS seq;
-	char	  **sku;
+	PendingSku *p;
 	char	  **skus;
 	StockEntry **items;
 	int			n = 0,
@@ -1002,8 +1050,8 @@ resync_pending(void)
 	skus = palloc(sizeof(char *) * hash_get_num_entries(pending_skus));
 	items = palloc(sizeof(StockEntry *) * hash_get_num_entries(pending_skus));
 	hash_seq_init(&seq, pending_skus);
-	while ((sku = hash_seq_search(&seq)) != NULL)
-		skus[n++] = *sku;
+	while ((p = hash_seq_search(&seq)) != NULL)
+		skus[n++] = p->sku;
 	/* items not locked yet (a rolled-back subtransaction let go) are locked in sku order */
 	qsort(skus, n, sizeof(char *), cmp_strings);
 	for (i = 0, k = 0; i < n; i++)
