@@ -1307,6 +1307,14 @@ bo_cancel_purchase_order(PG_FUNCTION_ARGS)
 					 errmsg("purchase order " INT64_FORMAT " changed while it was being cancelled", po_id),
 					 errhint("Try again.")));
 		event_add("po_cancelled", NULL, NULL, 0, po_id, 0);
+		/*
+		 * Every item of the order gets a new row version, even where its counters stay as
+		 * they are (the units move to a draft): a REPEATABLE READ transaction whose
+		 * snapshot still shows the order issued then fails on the item (40001) instead of
+		 * booking a receipt against it.
+		 */
+		for (k = 0; k < n; k++)
+			stock_changed(items[k]);
 		/* a cancelled draft is no longer its supplier's draft: the resync makes a new one */
 		for (k = 0; k < nsup; k++)
 			if (sup[k].draft == po_id)
