@@ -856,20 +856,43 @@ drop_if_empty(int64 po_id)
 		   &arg, NULL, 0);
 }
 
+/* Has purchase order po_id a line still waiting for units, as committed by now? */
+static bool
+lines_open_latest(int64 po_id)
+{
+	KeyScan		k;
+	bool		open = false;
+	bool		isnull;
+
+	key_scan_begin_latest(&k, "purchase_order_line", AccessShareLock, "purchase_order_line_pkey",
+						  "po_id", Int64GetDatum(po_id), false);
+	while (!open && key_scan_next(&k))
+		open = key_int8(&k, "received_qty", &isnull) < key_int8(&k, "qty", &isnull);
+	key_scan_end(&k);
+	return open;
+}
+
 /*
  * Mark the purchase orders this transaction received units for, once every line has
- * arrived, as received (their suppliers' rows are locked). Only those orders are looked
- * at: the work does not grow with the number of open orders.
+ * arrived, as received. Only those orders are looked at: the work does not grow with the
+ * number of open orders. Their rows are locked first (in po_id order, after the items and
+ * suppliers, as every commit takes them), and their lines then read as committed by now:
+ * so of two transactions receiving the last lines of one order, the second waits for the
+ * first and sees its receipt, whatever its isolation level (a REPEATABLE READ snapshot
+ * would not) and whichever suppliers it locked (an item may have changed supplier since
+ * the order was issued).
  */
 static void
 complete_received(TimestampTz now)
 {
+	static SPIPlanPtr lock = NULL;
 	static SPIPlanPtr plan = NULL;
 	Datum	   *ids;
 	Datum		args[2];
 	ListCell   *lc;
 	uint64		i;
-	int			n = 0;
+	int			n = 0,
+				done = 0;
 
 	if (booked_pos == NIL)
 		return;
@@ -877,19 +900,33 @@ complete_received(TimestampTz now)
 	foreach(lc, booked_pos)
 		ids[n++] = Int64GetDatum(pg_strtoint64(lfirst(lc)));
 	args[0] = bo_array(ids, NULL, n, INT8OID);
-	args[1] = TimestampTzGetDatum(now);
-	bo_run(bo_prepare_custom(&plan,
-							 "UPDATE backorder.purchase_order p SET status = 'received', received_at = $2"
-					  " WHERE p.po_id OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.int8[])"
-					  "   AND p.status OPERATOR(pg_catalog.=) 'issued'::backorder.po_status"
-					  "   AND NOT EXISTS (SELECT 1 FROM backorder.purchase_order_line l"
-					  "                    WHERE l.po_id OPERATOR(pg_catalog.=) p.po_id"
-					  "                      AND l.received_qty OPERATOR(pg_catalog.<) l.qty)"
-					  " RETURNING p.po_id",
-					  2, (Oid[]) {INT8ARRAYOID, TIMESTAMPTZOID}),
+	bo_run(bo_prepare_custom(&lock,
+							 "SELECT po_id FROM backorder.purchase_order"
+							 " WHERE po_id OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.int8[])"
+							 "   AND status OPERATOR(pg_catalog.=) 'issued'::backorder.po_status"
+							 " ORDER BY po_id FOR NO KEY UPDATE",
+							 1, (Oid[]) {INT8ARRAYOID}),
 		   args, NULL, 0);
-	for (i = 0; i < SPI_processed; i++)
-		event_add("po_received", NULL, NULL, 0, bo_col_int8(i, 1, 0), 0);
+	n = (int) SPI_processed;
+	for (i = 0; i < (uint64) n; i++)
+		ids[i] = Int64GetDatum(bo_col_int8(i, 1, 0));
+	for (i = 0; i < (uint64) n; i++)
+		if (!lines_open_latest(DatumGetInt64(ids[i])))
+			ids[done++] = ids[i];
+	if (done > 0)
+	{
+		args[0] = bo_array(ids, NULL, done, INT8OID);
+		args[1] = TimestampTzGetDatum(now);
+		bo_run(bo_prepare_custom(&plan,
+								 "UPDATE backorder.purchase_order p SET status = 'received', received_at = $2"
+								 " WHERE p.po_id OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.int8[])"
+								 "   AND p.status OPERATOR(pg_catalog.=) 'issued'::backorder.po_status"
+								 " RETURNING p.po_id",
+								 2, (Oid[]) {INT8ARRAYOID, TIMESTAMPTZOID}),
+			   args, NULL, 0);
+		for (i = 0; i < SPI_processed; i++)
+			event_add("po_received", NULL, NULL, 0, bo_col_int8(i, 1, 0), 0);
+	}
 	po_take(NULL, booked_pos);
 	booked_pos = NIL;
 }
