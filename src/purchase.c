@@ -1242,9 +1242,12 @@ bo_supplier_issue(PG_FUNCTION_ARGS)
 	return PointerGetDatum(NULL);
 }
 
-/* The skus of a purchase order's lines, sorted, and its status and supplier. */
+/*
+ * The skus of a purchase order's lines, sorted, and its status and supplier. again: read
+ * a second time, after its items were locked (a draft may have emptied and gone meanwhile).
+ */
 static List *
-po_skus(int64 po_id, char **status, char **supplier)
+po_skus(int64 po_id, char **status, char **supplier, bool again)
 {
 	static SPIPlanPtr lines = NULL;
 	Datum		arg = Int64GetDatum(po_id);
@@ -1262,7 +1265,8 @@ po_skus(int64 po_id, char **status, char **supplier)
 	if (SPI_processed == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
-				 errmsg("purchase order " INT64_FORMAT " does not exist", po_id)));
+				 errmsg("purchase order " INT64_FORMAT " does not exist", po_id),
+				 again ? errdetail("It was a draft, which another transaction emptied (its demand was met, cancelled or moved to another supplier) and dropped while this call waited for its items.") : 0));
 	*status = bo_col_text(0, 2);
 	*supplier = bo_col_text(0, 3);
 	for (i = 0; i < SPI_processed; i++)
@@ -1305,7 +1309,7 @@ bo_cancel_purchase_order(PG_FUNCTION_ARGS)
 	SPI_connect();
 	bo_engine_enter(bo_owner());
 	{
-		skus = po_skus(po_id, &status, &supplier);
+		skus = po_skus(po_id, &status, &supplier, false);
 		if (strcmp(status, "draft") != 0 && strcmp(status, "issued") != 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_BO_WRONG_PO),
@@ -1323,7 +1327,7 @@ bo_cancel_purchase_order(PG_FUNCTION_ARGS)
 			nsup = 0;
 			(void) lock_supplier(supplier);
 		}
-		again = po_skus(po_id, &status, &supplier);
+		again = po_skus(po_id, &status, &supplier, true);
 		foreach(lc, again)
 			if (stock_find(lfirst(lc)) == NULL)
 				ereport(ERROR,
