@@ -165,10 +165,10 @@ bo_now(void)
 
 /*
  * Enter engine code: act as the owner of the extension's tables (as ri_triggers.c
- * acts as the owner of the referenced table), and let the guard triggers through. It is a
- * security-restricted operation, as when PostgreSQL runs a table owner's code for another
- * role (VACUUM, CREATE INDEX): a shop trigger that the engine's writes fire cannot change
- * the session's role or create temporary objects (see bo_run).
+ * acts as the owner of the referenced table), and let the guard triggers through. Not a
+ * security-restricted operation: PostgreSQL refuses to queue a deferred trigger inside one,
+ * and a shop's deferred trigger on a table the engine writes (an outbox on event) must
+ * work; the shop's code runs with a search_path of the engine's instead (see bo_run).
  */
 void
 bo_engine_enter(Oid owner)
@@ -176,8 +176,8 @@ bo_engine_enter(Oid owner)
 	if (engine_depth++ == 0)
 	{
 		GetUserIdAndSecContext(&engine_saved_user, &engine_saved_sec);
-		SetUserIdAndSecContext(owner, engine_saved_sec | SECURITY_LOCAL_USERID_CHANGE |
-							   SECURITY_RESTRICTED_OPERATION | SECURITY_NOFORCE_RLS);
+		SetUserIdAndSecContext(owner, engine_saved_sec |
+							   SECURITY_LOCAL_USERID_CHANGE | SECURITY_NOFORCE_RLS);
 	}
 }
 
@@ -283,15 +283,33 @@ plan_writes(SPIPlanPtr plan)
 }
 
 /*
- * Run a prepared plan; any SPI failure is an internal error.
- *
- * The engine's own queries name everything with its schema. A query that writes goes
- * through the executor only where the shop added something to the table (a trigger, a
- * CHECK, a default, an expression index: see bo_direct_ok), and that code then runs as the
- * tables' owner on behalf of whichever role inserted the ledger row. So it does not run
- * under that role's search_path: as PostgreSQL 17 does for maintenance commands, the path
- * is "pg_catalog, pg_temp" while the query runs (a shop function with its own SET
- * search_path uses that), and bo_engine_enter made it a security-restricted operation.
+ * The shop's code that the engine's writes run (a trigger, a CHECK, a default, an index
+ * expression or predicate the shop added: see bo_direct_ok) runs as the tables' owner on
+ * behalf of whichever role inserted the ledger row. So it does not run under that role's
+ * search_path (a schema the role owns could supply the table an unqualified name means):
+ * as PostgreSQL 17 does for maintenance commands, the path is "pg_catalog, pg_temp" while
+ * it runs (a shop function with its own SET search_path uses that). What the shop's code
+ * sets in the meantime does not outlive it. Returns the GUC nest level for shop_code_end.
+ */
+static int
+shop_code_begin(void)
+{
+	int			nest = NewGUCNestLevel();
+
+	(void) set_config_option("search_path", "pg_catalog, pg_temp",
+							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	return nest;
+}
+
+static void
+shop_code_end(int nest)
+{
+	AtEOXact_GUC(false, nest);
+}
+
+/*
+ * Run a prepared plan; any SPI failure is an internal error. The engine's own queries name
+ * everything with its schema; one that writes may run the shop's code (shop_code_begin).
  */
 int
 bo_run(SPIPlanPtr plan, Datum *values, const char *nulls, long count)
@@ -302,9 +320,7 @@ bo_run(SPIPlanPtr plan, Datum *values, const char *nulls, long count)
 
 	if (plan_writes(plan))
 	{
-		nest = NewGUCNestLevel();
-		(void) set_config_option("search_path", "pg_catalog, pg_temp",
-								 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+		nest = shop_code_begin();
 		error_context_stack = &context;
 	}
 	rc = SPI_execute_plan(plan, values, nulls, false, count);
@@ -313,7 +329,7 @@ bo_run(SPIPlanPtr plan, Datum *values, const char *nulls, long count)
 	if (nest >= 0)
 	{
 		error_context_stack = context.previous;
-		AtEOXact_GUC(true, nest);
+		shop_code_end(nest);
 	}
 	return rc;
 }
@@ -1139,6 +1155,15 @@ bo_direct_ok(Relation rel, int16 event)
 	return ok;
 }
 
+/* The engine's own indexes with a predicate (no index of its has expressions). */
+static bool
+engine_partial_index(const char *name)
+{
+	static const char *const names[] = {"purchase_order_one_draft_idx", "purchase_order_line_open_idx"};
+
+	return name_listed(name, names, lengthof(names));
+}
+
 /*
  * The indexes of a table opened once for many direct writes: index_open and
  * BuildIndexInfo cost more than the insert of one small index tuple.
@@ -1155,6 +1180,7 @@ bo_indexes_open(Relation rel, List *indexes)
 	s->rels = palloc(sizeof(Relation) * Max(s->n, 1));
 	s->infos = palloc(sizeof(IndexInfo *) * Max(s->n, 1));
 	s->estate = NULL;
+	s->shop_exprs = false;
 	foreach(lc, indexes)
 	{
 		IndexInfo  *info;
@@ -1167,6 +1193,9 @@ bo_indexes_open(Relation rel, List *indexes)
 				s->estate = CreateExecutorState();
 			if (info->ii_Predicate != NIL)
 				info->ii_PredicateState = ExecPrepareQual(info->ii_Predicate, s->estate);
+			/* the engine's two partial indexes compare columns with pg_catalog's operators */
+			if (!engine_partial_index(RelationGetRelationName(s->rels[i])))
+				s->shop_exprs = true;
 		}
 		i++;
 	}
@@ -1180,10 +1209,13 @@ bo_indexes_insert(BoIndexSet *s, HeapTuple tup)
 {
 	ExprContext *econtext = s->estate ? GetPerTupleExprContext(s->estate) : NULL;
 	int			i;
+	int			nest = -1;
 
 	ExecStoreHeapTuple(tup, s->slot, false);
 	if (econtext)
 		econtext->ecxt_scantuple = s->slot;
+	if (s->shop_exprs)
+		nest = shop_code_begin();	/* a shop's index expression or predicate */
 	for (i = 0; i < s->n; i++)
 	{
 		Datum		values[INDEX_MAX_KEYS];
@@ -1201,6 +1233,8 @@ bo_indexes_insert(BoIndexSet *s, HeapTuple tup)
 					 s->rels[i]->rd_index->indisunique ? UNIQUE_CHECK_YES : UNIQUE_CHECK_NO,
 					 false, s->infos[i]);
 	}
+	if (nest >= 0)
+		shop_code_end(nest);
 	if (econtext)
 		ResetExprContext(econtext);
 	ExecClearTuple(s->slot);

@@ -152,6 +152,7 @@ typedef struct BoIndexSet
 	struct IndexInfo **infos;
 	TupleTableSlot *slot;
 	struct EState *estate;		/* for index predicates and expressions, else NULL */
+	bool		shop_exprs;		/* some are the shop's (shop_code_begin) */
 } BoIndexSet;
 extern BoIndexSet *bo_indexes_open(Relation rel, List *indexes);
 extern void bo_indexes_insert(BoIndexSet *s, HeapTuple tup);

@@ -51,7 +51,13 @@ typedef struct PendingSku
 	SubTransactionId subid;
 } PendingSku;
 static HTAB *pending_skus = NULL;	/* of PendingSku */
-static List *booked_pos = NIL;	/* purchase orders that received units (int64 ids as text) */
+/* A purchase order that received units, and the subtransaction that booked them. */
+typedef struct BookedPo
+{
+	int64		po_id;
+	SubTransactionId subid;
+} BookedPo;
+static List *booked_pos = NIL;	/* of BookedPo: orders that may be complete at commit */
 
 /*
  * What a resync inside a subtransaction took from pending_skus and booked_pos. If that
@@ -109,8 +115,11 @@ static void
 note_booked(int64 po_id)
 {
 	MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
+	BookedPo   *b = palloc(sizeof(BookedPo));
 
-	booked_pos = lappend(booked_pos, psprintf(INT64_FORMAT, po_id));
+	b->po_id = po_id;
+	b->subid = GetCurrentSubTransactionId();
+	booked_pos = lappend(booked_pos, b);
 	MemoryContextSwitchTo(old);
 }
 
@@ -182,13 +191,20 @@ po_subxact_commit(SubTransactionId subid, SubTransactionId parent)
 }
 
 /*
- * A subtransaction rolled back: the marks it made go, and what its resyncs took is pending
- * again (with the marks made before it). Subtransaction ids only grow, so whatever this
- * one and its children marked has an id at least its own.
+ * A subtransaction rolled back: the marks it made and the orders it booked receipts against
+ * go (the commit would otherwise lock items and orders that only rolled-back work touched),
+ * and what its resyncs took is pending again (with the marks made before it).
+ * Subtransaction ids only grow, so whatever this one and its children did has an id at
+ * least its own.
  */
 void
 po_subxact_abort(SubTransactionId subid)
 {
+	ListCell   *lb;
+
+	foreach(lb, booked_pos)
+		if (((BookedPo *) lfirst(lb))->subid >= subid)
+			booked_pos = foreach_delete_current(booked_pos, lb);
 	if (pending_skus != NULL)
 	{
 		HASH_SEQ_STATUS seq;
@@ -228,8 +244,11 @@ po_subxact_abort(SubTransactionId subid)
 		if (t->booked)
 		{
 			MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
+			ListCell   *lb;
 
-			booked_pos = list_concat(booked_pos, t->booked);
+			foreach(lb, t->booked)
+				if (((BookedPo *) lfirst(lb))->subid < subid)
+					booked_pos = lappend(booked_pos, lfirst(lb));
 			MemoryContextSwitchTo(old);
 		}
 		po_taken = list_delete_last(po_taken);
@@ -898,7 +917,7 @@ complete_received(TimestampTz now)
 		return;
 	ids = palloc(sizeof(Datum) * list_length(booked_pos));
 	foreach(lc, booked_pos)
-		ids[n++] = Int64GetDatum(pg_strtoint64(lfirst(lc)));
+		ids[n++] = Int64GetDatum(((BookedPo *) lfirst(lc))->po_id);
 	args[0] = bo_array(ids, NULL, n, INT8OID);
 	bo_run(bo_prepare_custom(&lock,
 							 "SELECT po_id FROM backorder.purchase_order"
