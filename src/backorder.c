@@ -27,6 +27,9 @@
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/regproc.h"
+#include "utils/varlena.h"
+#include "access/table.h"
 #include "utils/guc.h"
 #include "utils/hsearch.h"
 #include "utils/lsyscache.h"
@@ -259,6 +262,9 @@ bo_prepare_custom(SPIPlanPtr *cache, const char *sql, int nargs, const Oid *argt
 	return prepare_with(cache, sql, nargs, argtypes, CURSOR_OPT_CUSTOM_PLAN);
 }
 
+static bool trigger_fires(const Trigger *t);
+static bool engine_function(Oid fnoid);
+
 /* What an error inside one of the engine's writes adds to its context lines. */
 static void
 write_context(void *arg)
@@ -308,8 +314,110 @@ shop_code_end(int nest)
 }
 
 /*
+ * Does a function keep the application's temporary tables out of its table names: a
+ * search_path of its own that ends with pg_temp (or one written in C)?
+ */
+static bool
+function_path_safe(Oid fnoid)
+{
+	HeapTuple	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(fnoid));
+	bool		safe = false;
+
+	if (HeapTupleIsValid(tup))
+	{
+		Form_pg_proc proc = (Form_pg_proc) GETSTRUCT(tup);
+		bool		isnull;
+		Datum		config = SysCacheGetAttr(PROCOID, tup, Anum_pg_proc_proconfig, &isnull);
+
+		safe = proc->prolang == ClanguageId || proc->prolang == INTERNALlanguageId;
+		if (!safe && !isnull)
+		{
+			ArrayType  *a = DatumGetArrayTypeP(config);
+			Datum	   *items;
+			int			n,
+						i;
+
+			deconstruct_array(a, TEXTOID, -1, false, TYPALIGN_INT, &items, NULL, &n);
+			for (i = 0; i < n; i++)
+			{
+				char	   *item = TextDatumGetCString(items[i]);
+				List	   *names;
+
+				if (strncmp(item, "search_path=", 12) != 0)
+					continue;
+				safe = SplitIdentifierString(pstrdup(item + 12), ',', &names) && names != NIL &&
+					strcmp(llast(names), "pg_temp") == 0;
+			}
+		}
+		ReleaseSysCache(tup);
+	}
+	return safe;
+}
+
+/*
+ * Refuse to run a shop trigger that the engine's write of relid (for the event, an
+ * INSERT, UPDATE or DELETE bit) would fire, if its function does not keep the
+ * application's temporary tables out (function_path_safe): it would run as the tables'
+ * owner for whichever role inserted the ledger row, and that role could create a
+ * temporary table for a name in it, with a trigger of its own, to run as the owner.
+ */
+static void
+check_shop_triggers(Oid relid, int16 event)
+{
+	Relation	rel = table_open(relid, AccessShareLock);
+	TriggerDesc *td = rel->trigdesc;
+	int			i;
+
+	for (i = 0; td && i < td->numtriggers; i++)
+	{
+		const Trigger *t = &td->triggers[i];
+
+		if ((t->tgtype & event) == 0 || t->tgisinternal || !trigger_fires(t) ||
+			engine_function(t->tgfoid) || function_path_safe(t->tgfoid))
+			continue;
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("trigger \"%s\" on table \"%s\" would run function %s as the owner of the backorder tables without a search_path of its own",
+						t->tgname, RelationGetRelationName(rel), format_procedure(t->tgfoid)),
+				 errdetail("The engine's writes run the shop's triggers as the tables' owner, for whichever role inserted the ledger row; without a search_path that ends with pg_temp, a table name in the function could mean a temporary table of that role."),
+				 errhint("ALTER FUNCTION %s SET search_path = <its schemas>, pg_temp;",
+						 format_procedure(t->tgfoid))));
+	}
+	table_close(rel, AccessShareLock);
+}
+
+/* The shop triggers that a writing plan could fire must be safe (check_shop_triggers). */
+static void
+check_plan_triggers(SPIPlanPtr plan)
+{
+	ListCell   *lc;
+
+	foreach(lc, SPI_plan_get_plan_sources(plan))
+	{
+		CachedPlanSource *ps = lfirst(lc);
+		ListCell   *lq;
+
+		foreach(lq, ps->query_list)
+		{
+			Query	   *q = lfirst(lq);
+			int16		event;
+
+			if (q->resultRelation == 0)
+				continue;
+			event = q->commandType == CMD_INSERT ? TRIGGER_TYPE_INSERT :
+				q->commandType == CMD_UPDATE ? TRIGGER_TYPE_UPDATE :
+				q->commandType == CMD_DELETE ? TRIGGER_TYPE_DELETE : 0;
+			if (q->onConflict && q->onConflict->action == ONCONFLICT_UPDATE)
+				event |= TRIGGER_TYPE_UPDATE;
+			check_shop_triggers(rt_fetch(q->resultRelation, q->rtable)->relid, event);
+		}
+	}
+}
+
+/*
  * Run a prepared plan; any SPI failure is an internal error. The engine's own queries name
- * everything with its schema; one that writes may run the shop's code (shop_code_begin).
+ * everything with its schema; one that writes may run the shop's code (shop_code_begin),
+ * whose triggers must be safe to run as the owner (check_plan_triggers).
  */
 int
 bo_run(SPIPlanPtr plan, Datum *values, const char *nulls, long count)
@@ -320,6 +428,7 @@ bo_run(SPIPlanPtr plan, Datum *values, const char *nulls, long count)
 
 	if (plan_writes(plan))
 	{
+		check_plan_triggers(plan);
 		nest = shop_code_begin();
 		error_context_stack = &context;
 	}

@@ -337,7 +337,7 @@ SELECT is_empty('SELECT * FROM backorder.verify()', 'verify() empty after the cl
 -- 14. shop objects on the engine's tables -------------------------------------------------
 -- a shop trigger on item updates sees every counter change, once per statement
 CREATE TABLE public.item_audit (n serial, sku text, on_hand bigint, allocated bigint, backordered bigint);
-CREATE FUNCTION public.item_audit() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION public.item_audit() RETURNS trigger LANGUAGE plpgsql SET search_path = public, pg_temp AS $$
 BEGIN
     INSERT INTO public.item_audit (sku, on_hand, allocated, backordered)
     VALUES (NEW.sku, NEW.on_hand, NEW.allocated, NEW.backordered);
@@ -418,7 +418,7 @@ SELECT is_empty('SELECT * FROM backorder.verify()', 'verify() empty after the qu
 -- the same walk through the executor: a shop trigger on order_line updates must see every
 -- filled line, and a shop partial index must get its entries
 CREATE TABLE public.line_audit (line_id bigint, status text);
-CREATE FUNCTION public.line_audit() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION public.line_audit() RETURNS trigger LANGUAGE plpgsql SET search_path = public, pg_temp AS $$
 BEGIN
     INSERT INTO public.line_audit VALUES (NEW.line_id, NEW.status);
     RETURN NEW;

@@ -393,7 +393,7 @@ INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('d2', 'D1', 2), (
 SELECT is(pg_temp.draft('big'), '9 = D1:5 + D2:4',
           'below po_min_qty the draft buffers one line per item, a line grows with its demand, the total follows');
 CREATE TABLE public.po_line_log (sku text, qty bigint, op text);
-CREATE FUNCTION public.log_po_line() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION public.log_po_line() RETURNS trigger LANGUAGE plpgsql SET search_path = public, pg_temp AS $$
 BEGIN INSERT INTO public.po_line_log VALUES (NEW.sku, NEW.qty, TG_OP); RETURN NEW; END $$;
 CREATE TRIGGER shop_log AFTER INSERT OR UPDATE ON backorder.purchase_order_line
     FOR EACH ROW EXECUTE FUNCTION public.log_po_line();
