@@ -263,7 +263,6 @@ bo_prepare_custom(SPIPlanPtr *cache, const char *sql, int nargs, const Oid *argt
 }
 
 static bool trigger_fires(const Trigger *t);
-static bool engine_function(Oid fnoid);
 
 /* What an error inside one of the engine's writes adds to its context lines. */
 static void
@@ -314,50 +313,66 @@ shop_code_end(int nest)
 }
 
 /*
- * Does a function keep the application's temporary tables out of its table names: a
- * search_path of its own that ends with pg_temp (or one written in C)?
+ * What a trigger's function is: one of this module's (a C function of the backorder
+ * library), or one that keeps the application's temporary tables out of its table names (a
+ * search_path of its own that ends with pg_temp, or written in C), or neither.
  */
-static bool
-function_path_safe(Oid fnoid)
+typedef enum FunctionKind
+{
+	FN_ENGINE,
+	FN_PATH_SAFE,
+	FN_PATH_UNSAFE
+} FunctionKind;
+
+static FunctionKind
+function_kind(Oid fnoid)
 {
 	HeapTuple	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(fnoid));
-	bool		safe = false;
+	FunctionKind kind = FN_PATH_UNSAFE;
+	Form_pg_proc proc;
+	bool		isnull;
+	Datum		d;
 
-	if (HeapTupleIsValid(tup))
+	if (!HeapTupleIsValid(tup))
+		return kind;
+	proc = (Form_pg_proc) GETSTRUCT(tup);
+	if (proc->prolang == ClanguageId || proc->prolang == INTERNALlanguageId)
 	{
-		Form_pg_proc proc = (Form_pg_proc) GETSTRUCT(tup);
-		bool		isnull;
-		Datum		config = SysCacheGetAttr(PROCOID, tup, Anum_pg_proc_proconfig, &isnull);
-
-		safe = proc->prolang == ClanguageId || proc->prolang == INTERNALlanguageId;
-		if (!safe && !isnull)
+		d = SysCacheGetAttr(PROCOID, tup, Anum_pg_proc_probin, &isnull);
+		kind = proc->prolang == ClanguageId && !isnull &&
+			strcmp(TextDatumGetCString(d), "$libdir/backorder") == 0 ? FN_ENGINE : FN_PATH_SAFE;
+	}
+	else
+	{
+		d = SysCacheGetAttr(PROCOID, tup, Anum_pg_proc_proconfig, &isnull);
+		if (!isnull)
 		{
-			ArrayType  *a = DatumGetArrayTypeP(config);
 			Datum	   *items;
 			int			n,
 						i;
 
-			deconstruct_array(a, TEXTOID, -1, false, TYPALIGN_INT, &items, NULL, &n);
+			deconstruct_array(DatumGetArrayTypeP(d), TEXTOID, -1, false, TYPALIGN_INT,
+							  &items, NULL, &n);
 			for (i = 0; i < n; i++)
 			{
 				char	   *item = TextDatumGetCString(items[i]);
 				List	   *names;
 
-				if (strncmp(item, "search_path=", 12) != 0)
-					continue;
-				safe = SplitIdentifierString(pstrdup(item + 12), ',', &names) && names != NIL &&
-					strcmp(llast(names), "pg_temp") == 0;
+				if (strncmp(item, "search_path=", 12) == 0)
+					kind = SplitIdentifierString(pstrdup(item + 12), ',', &names) &&
+						names != NIL && strcmp(llast(names), "pg_temp") == 0 ?
+						FN_PATH_SAFE : FN_PATH_UNSAFE;
 			}
 		}
-		ReleaseSysCache(tup);
 	}
-	return safe;
+	ReleaseSysCache(tup);
+	return kind;
 }
 
 /*
  * Refuse to run a shop trigger that the engine's write of relid (for the event, an
  * INSERT, UPDATE or DELETE bit) would fire, if its function does not keep the
- * application's temporary tables out (function_path_safe): it would run as the tables'
+ * application's temporary tables out (function_kind): it would run as the tables'
  * owner for whichever role inserted the ledger row, and that role could create a
  * temporary table for a name in it, with a trigger of its own, to run as the owner.
  */
@@ -373,7 +388,7 @@ check_shop_triggers(Oid relid, int16 event)
 		const Trigger *t = &td->triggers[i];
 
 		if ((t->tgtype & event) == 0 || t->tgisinternal || !trigger_fires(t) ||
-			engine_function(t->tgfoid) || function_path_safe(t->tgfoid))
+			function_kind(t->tgfoid) != FN_PATH_UNSAFE)
 			continue;
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -1110,20 +1125,7 @@ bo_require_text(HeapTuple tup, Relation rel, int attnum)
 static bool
 engine_function(Oid fnoid)
 {
-	HeapTuple	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(fnoid));
-	bool		ours = false;
-
-	if (HeapTupleIsValid(tup))
-	{
-		Form_pg_proc proc = (Form_pg_proc) GETSTRUCT(tup);
-		bool		isnull;
-		Datum		bin = SysCacheGetAttr(PROCOID, tup, Anum_pg_proc_probin, &isnull);
-
-		ours = proc->prolang == ClanguageId && !isnull &&
-			strcmp(TextDatumGetCString(bin), "$libdir/backorder") == 0;
-		ReleaseSysCache(tup);
-	}
-	return ours;
+	return function_kind(fnoid) == FN_ENGINE;
 }
 
 /*
