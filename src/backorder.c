@@ -42,6 +42,10 @@
 #include "utils/timestamp.h"
 #include "storage/proc.h"
 #include "commands/extension.h"
+#include "utils/fmgroids.h"
+#include "rewrite/prs2lock.h"
+#include "rewrite/rewriteDefine.h"
+#include "utils/plancache.h"
 
 PG_MODULE_MAGIC;
 
@@ -377,31 +381,83 @@ function_kind(Oid fnoid)
  * temporary table for a name in it, with a trigger of its own, to run as the owner.
  */
 static void
-check_shop_triggers(Oid relid, int16 event)
+check_shop_triggers(Oid relid, int16 event, LOCKMODE lockmode, int depth)
 {
-	Relation	rel = table_open(relid, AccessShareLock);
+	Relation	rel = table_open(relid, lockmode);
 	TriggerDesc *td = rel->trigdesc;
 	int			i;
 
+	if (depth > 8)
+		elog(ERROR, "backorder: foreign-key actions and rules nest too deeply below table \"%s\"",
+			 RelationGetRelationName(rel));
 	for (i = 0; td && i < td->numtriggers; i++)
 	{
 		const Trigger *t = &td->triggers[i];
 
-		if ((t->tgtype & event) == 0 || t->tgisinternal || !trigger_fires(t) ||
-			function_kind(t->tgfoid) != FN_PATH_UNSAFE)
+		if ((t->tgtype & event) == 0 || !trigger_fires(t))
+			continue;
+		if (t->tgisinternal)
+		{
+			/* a foreign-key action writes the referencing table: its triggers fire too */
+			int16		next = 0;
+
+			switch (t->tgfoid)
+			{
+				case F_RI_FKEY_CASCADE_DEL:
+					next = TRIGGER_TYPE_DELETE;
+					break;
+				case F_RI_FKEY_SETNULL_DEL:
+				case F_RI_FKEY_SETDEFAULT_DEL:
+				case F_RI_FKEY_CASCADE_UPD:
+				case F_RI_FKEY_SETNULL_UPD:
+				case F_RI_FKEY_SETDEFAULT_UPD:
+					next = TRIGGER_TYPE_UPDATE;
+					break;
+			}
+			if (next != 0 && OidIsValid(t->tgconstrrelid))
+				check_shop_triggers(t->tgconstrrelid, next, AccessShareLock, depth + 1);
+			continue;
+		}
+		if (function_kind(t->tgfoid) != FN_PATH_UNSAFE)
 			continue;
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("trigger \"%s\" on table \"%s\" would run function %s as the owner of the backorder tables without a search_path of its own",
-						t->tgname, RelationGetRelationName(rel), format_procedure(t->tgfoid)),
+						t->tgname, RelationGetRelationName(rel), format_procedure_qualified(t->tgfoid)),
 				 errdetail("The engine's writes run the shop's triggers as the tables' owner, for whichever role inserted the ledger row; without a search_path that ends with pg_temp, a table name in the function could mean a temporary table of that role."),
 				 errhint("ALTER FUNCTION %s SET search_path = <its schemas>, pg_temp;",
-						 format_procedure(t->tgfoid))));
+						 format_procedure_qualified(t->tgfoid))));
 	}
-	table_close(rel, AccessShareLock);
+	/* rules: what their actions write fires triggers too */
+	if (rel->rd_rules)
+		for (i = 0; i < rel->rd_rules->numLocks; i++)
+		{
+			RewriteRule *r = rel->rd_rules->rules[i];
+			ListCell   *la;
+
+			if (r->enabled == RULE_DISABLED)
+				continue;
+			foreach(la, r->actions)
+			{
+				Query	   *a = lfirst(la);
+
+				if (a->resultRelation == 0)
+					continue;
+				check_shop_triggers(rt_fetch(a->resultRelation, a->rtable)->relid,
+									a->commandType == CMD_INSERT ? TRIGGER_TYPE_INSERT :
+									a->commandType == CMD_UPDATE ? TRIGGER_TYPE_UPDATE :
+									TRIGGER_TYPE_DELETE, AccessShareLock, depth + 1);
+			}
+		}
+	/* the lock stays: no trigger can be added before the executor takes its own */
+	table_close(rel, NoLock);
 }
 
-/* The shop triggers that a writing plan could fire must be safe (check_shop_triggers). */
+/*
+ * The shop triggers that a writing plan could fire must be safe (check_shop_triggers).
+ * The target comes from the raw parse tree, which a failed re-analysis does not clear
+ * (ps->query_list is NIL until the next successful one).
+ */
 static void
 check_plan_triggers(SPIPlanPtr plan)
 {
@@ -410,22 +466,34 @@ check_plan_triggers(SPIPlanPtr plan)
 	foreach(lc, SPI_plan_get_plan_sources(plan))
 	{
 		CachedPlanSource *ps = lfirst(lc);
-		ListCell   *lq;
+		Node	   *stmt = ps->raw_parse_tree->stmt;
+		RangeVar   *rv;
+		int16		event;
 
-		foreach(lq, ps->query_list)
+		switch (nodeTag(stmt))
 		{
-			Query	   *q = lfirst(lq);
-			int16		event;
-
-			if (q->resultRelation == 0)
+			case T_InsertStmt:
+				rv = ((InsertStmt *) stmt)->relation;
+				event = TRIGGER_TYPE_INSERT;
+				if (((InsertStmt *) stmt)->onConflictClause &&
+					((InsertStmt *) stmt)->onConflictClause->action == ONCONFLICT_UPDATE)
+					event |= TRIGGER_TYPE_UPDATE;
+				break;
+			case T_UpdateStmt:
+				rv = ((UpdateStmt *) stmt)->relation;
+				event = TRIGGER_TYPE_UPDATE;
+				break;
+			case T_DeleteStmt:
+				rv = ((DeleteStmt *) stmt)->relation;
+				event = TRIGGER_TYPE_DELETE;
+				break;
+			case T_SelectStmt:
 				continue;
-			event = q->commandType == CMD_INSERT ? TRIGGER_TYPE_INSERT :
-				q->commandType == CMD_UPDATE ? TRIGGER_TYPE_UPDATE :
-				q->commandType == CMD_DELETE ? TRIGGER_TYPE_DELETE : 0;
-			if (q->onConflict && q->onConflict->action == ONCONFLICT_UPDATE)
-				event |= TRIGGER_TYPE_UPDATE;
-			check_shop_triggers(rt_fetch(q->resultRelation, q->rtable)->relid, event);
+			default:
+				elog(ERROR, "backorder: unexpected statement in an engine write");
 		}
+		check_shop_triggers(RangeVarGetRelid(rv, RowExclusiveLock, false), event,
+							RowExclusiveLock, 0);
 	}
 }
 

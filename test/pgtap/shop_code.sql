@@ -15,7 +15,7 @@
 -- says to write them as SECURITY DEFINER ones).
 -- psql settings, BEGIN (this file ends with ROLLBACK), SET CONSTRAINTS ALL IMMEDIATE, pg_temp.ln/it/lid
 \ir helpers.psql
-SELECT plan(17);
+SELECT plan(19);
 SET backorder.clock = '2026-03-01 08:00+00';
 
 CREATE ROLE sc_app;
@@ -47,7 +47,7 @@ CREATE TRIGGER grab BEFORE INSERT ON pg_temp.outbox FOR EACH ROW EXECUTE FUNCTIO
 -- last (then searched first): the engine's write refuses to run it
 SET search_path = sc_app, public;
 SELECT throws_ok($$INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('sc1', 'SC1', 1)$$,
-                 '55000', 'trigger "to_outbox" on table "event" would run function to_outbox() as the owner of the backorder tables without a search_path of its own',
+                 '55000', 'trigger "to_outbox" on table "event" would run function public.to_outbox() as the owner of the backorder tables without a search_path of its own',
                  'a shop trigger function without a search_path of its own is refused');
 RESET ROLE;
 ALTER FUNCTION public.to_outbox() SET search_path = public;
@@ -75,20 +75,24 @@ SELECT is((SELECT string_agg(kind || ' by ' || who, ', ') FROM public.outbox),
 SELECT is(pg_temp.ln('sc2'), 'qty=2 alloc=2 back=0 ship=0 canc=0 allocated', 'the order was taken');
 
 -- 3. a deferred shop trigger on a table the engine writes (an outbox filled at commit) is
--- queued by the engine's write and fires later (not refused, as in a security-restricted
--- operation, where PostgreSQL queues no deferred trigger)
+-- queued by the engine's write (not refused, as in a security-restricted operation, where
+-- PostgreSQL queues no deferred trigger) and fires at commit as the committing role, as any
+-- deferred trigger does: written as a SECURITY DEFINER function, it writes as its owner
 DELETE FROM public.outbox;
 DROP TRIGGER to_outbox ON backorder.event;
+ALTER FUNCTION public.to_outbox() SECURITY DEFINER;
 CREATE CONSTRAINT TRIGGER to_outbox_at_commit AFTER INSERT ON backorder.event
     DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION public.to_outbox();
 SET CONSTRAINTS backorder.to_outbox_at_commit DEFERRED;
 SET ROLE sc_app;
 SELECT lives_ok($$INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('sc3', 'SC1', 1)$$,
                 'a deferred shop trigger on event: the engine''s write queues it');
-RESET ROLE;
 SELECT is((SELECT count(*) FROM public.outbox), 0::bigint, 'it has not fired yet');
 SET CONSTRAINTS ALL IMMEDIATE;
-SELECT is((SELECT string_agg(kind, ',') FROM public.outbox), 'line_allocated', 'and fires when the constraints are checked');
+SELECT is((SELECT string_agg(kind || ' by ' || who, ',') FROM public.outbox),
+          'line_allocated by ' || (SELECT relowner::regrole::text FROM pg_class WHERE oid = 'backorder.event'::regclass),
+          'and fires when the constraints are checked (at commit), still as the application''s role: SECURITY DEFINER writes as its owner');
+RESET ROLE;
 DROP TRIGGER to_outbox_at_commit ON backorder.event;
 
 -- 4. a shop's index expression evaluated by the engine's direct writes (here on the draft
@@ -114,6 +118,25 @@ SELECT is((SELECT qty FROM backorder.purchase_order_line WHERE sku = 'SC2'), 2::
 SELECT is((SELECT count(*) FROM backorder.purchase_order_line WHERE public.path_checked(sku) = 'SC2'), 1::bigint,
           'and found through the shop''s index expression');
 DROP INDEX backorder.shop_po_line_expr;
+-- 5. a shop trigger that a foreign-key action of the shop's runs (here a note per purchase
+-- order, deleted with its draft when the engine drops the emptied draft) is checked too
+INSERT INTO backorder.supplier (supplier_id, po_min_qty) VALUES ('scn', 1000);
+INSERT INTO backorder.item (sku, supplier_id) VALUES ('SC3', 'scn');
+INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('sc6', 'SC3', 1);
+CREATE TABLE public.po_notes (po_id bigint REFERENCES backorder.purchase_order ON DELETE CASCADE, note text);
+INSERT INTO public.po_notes SELECT po_id, 'call them' FROM backorder.purchase_order WHERE supplier_id = 'scn';
+CREATE FUNCTION public.note_gone() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN INSERT INTO hijack_log VALUES ('note gone'); RETURN OLD; END $$;
+CREATE TRIGGER note_gone AFTER DELETE ON public.po_notes FOR EACH ROW EXECUTE FUNCTION public.note_gone();
+GRANT INSERT (line_id, qty) ON backorder.cancellation TO sc_app;
+SET ROLE sc_app;
+SELECT throws_ok(format('INSERT INTO backorder.cancellation (line_id, qty) VALUES (%s, 1)', pg_temp.lid('sc6')),
+                 '55000', 'trigger "note_gone" on table "po_notes" would run function public.note_gone() as the owner of the backorder tables without a search_path of its own',
+                 'a shop trigger that a foreign-key cascade from the engine''s delete of an emptied draft would fire is refused');
+RESET ROLE;
+SELECT is((SELECT count(*) FROM public.po_notes), 1::bigint, 'the note and its draft stay');
+DROP TABLE public.po_notes;
+
 SELECT is(pg_temp.it('SC1'), 'on_hand=100 alloc=3 back=0 incoming=0 avail=97', 'SC1 has only the orders that were taken');
 SELECT is_empty($$SELECT * FROM backorder.verify()$$, 'verify() is empty');
 
