@@ -1267,6 +1267,9 @@ direct_ok_uncached(Relation rel, int16 event)
 	event &= ~BO_DIRECT_ANY_INDEX;
 	if (bo_shop_triggers(rel, event))
 		return false;
+	/* a rule of the shop's is the rewriter's to apply (the engine's tables have none) */
+	if (rel->rd_rules != NULL)
+		return false;
 	/* a CHECK constraint a shop added is the executor's to evaluate */
 	if (desc->constr)
 		for (i = 0; i < desc->constr->num_check; i++)
