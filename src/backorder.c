@@ -46,6 +46,7 @@
 #include "rewrite/prs2lock.h"
 #include "rewrite/rewriteDefine.h"
 #include "utils/plancache.h"
+#include "catalog/pg_inherits.h"
 
 PG_MODULE_MAGIC;
 
@@ -374,83 +375,82 @@ function_kind(Oid fnoid)
 }
 
 /*
+ * A rule on one of the engine's tables is refused: the engine's direct writes would skip it,
+ * and through the executor it breaks the engine's own statements (INSERT ... ON CONFLICT
+ * and RETURNING refuse tables with rules) or copies a default evaluated again. The shop's
+ * triggers do what it would.
+ */
+static void
+refuse_rules(Relation rel)
+{
+	if (rel->rd_rules != NULL && rel->rd_rules->numLocks > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("table \"%s\" has a rule, and the engine does not write tables with rules",
+						RelationGetRelationName(rel)),
+				 errhint("Use a trigger instead (AFTER INSERT ... FOR EACH ROW, say).")));
+}
+
+/*
  * Refuse to run a shop trigger that the engine's write of relid (for the event, an
  * INSERT, UPDATE or DELETE bit) would fire, if its function does not keep the
  * application's temporary tables out (function_kind): it would run as the tables'
  * owner for whichever role inserted the ledger row, and that role could create a
  * temporary table for a name in it, with a trigger of its own, to run as the owner.
+ * A foreign-key action of the shop's on delete (the engine deletes emptied drafts) writes
+ * the referencing table, and every partition of it: their triggers fire too. The engine
+ * never changes a key, so actions on update never run. *seen holds the tables (and
+ * events) checked already, so that a table referencing itself is checked once.
  */
 static void
-check_shop_triggers(Oid relid, int16 event, LOCKMODE lockmode, int depth)
+check_shop_triggers(Oid relid, int16 event, List **seen)
 {
-	Relation	rel = table_open(relid, lockmode);
-	TriggerDesc *td = rel->trigdesc;
+	Relation	rel;
+	TriggerDesc *td;
+	List	   *members;
+	ListCell   *lc;
 	int			i;
 
-	if (depth > 8)
-		elog(ERROR, "backorder: foreign-key actions and rules nest too deeply below table \"%s\"",
-			 RelationGetRelationName(rel));
-	for (i = 0; td && i < td->numtriggers; i++)
+	for (i = 0; i + 1 < list_length(*seen); i += 2)
+		if (list_nth_int(*seen, i) == (int) relid && list_nth_int(*seen, i + 1) == event)
+			return;
+	*seen = lappend_int(lappend_int(*seen, (int) relid), event);
+	rel = table_open(relid, AccessShareLock);
+	members = rel->rd_rel->relhassubclass ?
+		find_all_inheritors(relid, AccessShareLock, NULL) : list_make1_oid(relid);
+	table_close(rel, AccessShareLock);
+	foreach(lc, members)
 	{
-		const Trigger *t = &td->triggers[i];
-
-		if ((t->tgtype & event) == 0 || !trigger_fires(t))
-			continue;
-		if (t->tgisinternal)
+		rel = table_open(lfirst_oid(lc), AccessShareLock);
+		td = rel->trigdesc;
+		for (i = 0; td && i < td->numtriggers; i++)
 		{
-			/* a foreign-key action writes the referencing table: its triggers fire too */
-			int16		next = 0;
+			const Trigger *t = &td->triggers[i];
 
-			switch (t->tgfoid)
-			{
-				case F_RI_FKEY_CASCADE_DEL:
-					next = TRIGGER_TYPE_DELETE;
-					break;
-				case F_RI_FKEY_SETNULL_DEL:
-				case F_RI_FKEY_SETDEFAULT_DEL:
-				case F_RI_FKEY_CASCADE_UPD:
-				case F_RI_FKEY_SETNULL_UPD:
-				case F_RI_FKEY_SETDEFAULT_UPD:
-					next = TRIGGER_TYPE_UPDATE;
-					break;
-			}
-			if (next != 0 && OidIsValid(t->tgconstrrelid))
-				check_shop_triggers(t->tgconstrrelid, next, AccessShareLock, depth + 1);
-			continue;
-		}
-		if (function_kind(t->tgfoid) != FN_PATH_UNSAFE)
-			continue;
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("trigger \"%s\" on table \"%s\" would run function %s as the owner of the backorder tables without a search_path of its own",
-						t->tgname, RelationGetRelationName(rel), format_procedure_qualified(t->tgfoid)),
-				 errdetail("The engine's writes run the shop's triggers as the tables' owner, for whichever role inserted the ledger row; without a search_path that ends with pg_temp, a table name in the function could mean a temporary table of that role."),
-				 errhint("ALTER FUNCTION %s SET search_path = <its schemas>, pg_temp;",
-						 format_procedure_qualified(t->tgfoid))));
-	}
-	/* rules: what their actions write fires triggers too */
-	if (rel->rd_rules)
-		for (i = 0; i < rel->rd_rules->numLocks; i++)
-		{
-			RewriteRule *r = rel->rd_rules->rules[i];
-			ListCell   *la;
-
-			if (r->enabled == RULE_DISABLED)
+			if ((t->tgtype & event) == 0 || !trigger_fires(t))
 				continue;
-			foreach(la, r->actions)
+			if (t->tgisinternal)
 			{
-				Query	   *a = lfirst(la);
-
-				if (a->resultRelation == 0)
+				if (!OidIsValid(t->tgconstrrelid))
 					continue;
-				check_shop_triggers(rt_fetch(a->resultRelation, a->rtable)->relid,
-									a->commandType == CMD_INSERT ? TRIGGER_TYPE_INSERT :
-									a->commandType == CMD_UPDATE ? TRIGGER_TYPE_UPDATE :
-									TRIGGER_TYPE_DELETE, AccessShareLock, depth + 1);
+				if (t->tgfoid == F_RI_FKEY_CASCADE_DEL)
+					check_shop_triggers(t->tgconstrrelid, TRIGGER_TYPE_DELETE, seen);
+				else if (t->tgfoid == F_RI_FKEY_SETNULL_DEL || t->tgfoid == F_RI_FKEY_SETDEFAULT_DEL)
+					check_shop_triggers(t->tgconstrrelid, TRIGGER_TYPE_UPDATE, seen);
+				continue;
 			}
+			if (function_kind(t->tgfoid) != FN_PATH_UNSAFE)
+				continue;
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("trigger \"%s\" on table \"%s\" would run function %s as the owner of the backorder tables without a search_path of its own",
+							t->tgname, RelationGetRelationName(rel), format_procedure_qualified(t->tgfoid)),
+					 errdetail("The engine's writes run the shop's triggers as the tables' owner, for whichever role inserted the ledger row; without a search_path that ends with pg_temp, a table name in the function could mean a temporary table of that role."),
+					 errhint("ALTER FUNCTION %s SET search_path = <its schemas>, pg_temp;",
+							 format_procedure_qualified(t->tgfoid))));
 		}
-	/* the lock stays: no trigger can be added before the executor takes its own */
-	table_close(rel, NoLock);
+		table_close(rel, AccessShareLock);
+	}
 }
 
 /*
@@ -466,9 +466,13 @@ check_plan_triggers(SPIPlanPtr plan)
 	foreach(lc, SPI_plan_get_plan_sources(plan))
 	{
 		CachedPlanSource *ps = lfirst(lc);
-		Node	   *stmt = ps->raw_parse_tree->stmt;
+		Node	   *stmt;
 		RangeVar   *rv;
 		int16		event;
+
+		if (ps->raw_parse_tree == NULL)
+			continue;			/* an empty query */
+		stmt = ps->raw_parse_tree->stmt;
 
 		switch (nodeTag(stmt))
 		{
@@ -492,8 +496,15 @@ check_plan_triggers(SPIPlanPtr plan)
 			default:
 				elog(ERROR, "backorder: unexpected statement in an engine write");
 		}
-		check_shop_triggers(RangeVarGetRelid(rv, RowExclusiveLock, false), event,
-							RowExclusiveLock, 0);
+		{
+			Oid			relid = RangeVarGetRelid(rv, RowExclusiveLock, false);
+			Relation	rel = table_open(relid, NoLock);
+			List	   *seen = NIL;
+
+			refuse_rules(rel);
+			table_close(rel, NoLock);
+			check_shop_triggers(relid, event, &seen);
+		}
 	}
 }
 
@@ -1267,9 +1278,7 @@ direct_ok_uncached(Relation rel, int16 event)
 	event &= ~BO_DIRECT_ANY_INDEX;
 	if (bo_shop_triggers(rel, event))
 		return false;
-	/* a rule of the shop's is the rewriter's to apply (the engine's tables have none) */
-	if (rel->rd_rules != NULL)
-		return false;
+	refuse_rules(rel);
 	/* a CHECK constraint a shop added is the executor's to evaluate */
 	if (desc->constr)
 		for (i = 0; i < desc->constr->num_check; i++)

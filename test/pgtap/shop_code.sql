@@ -15,7 +15,7 @@
 -- says to write them as SECURITY DEFINER ones).
 -- psql settings, BEGIN (this file ends with ROLLBACK), SET CONSTRAINTS ALL IMMEDIATE, pg_temp.ln/it/lid
 \ir helpers.psql
-SELECT plan(21);
+SELECT plan(23);
 SET backorder.clock = '2026-03-01 08:00+00';
 
 CREATE ROLE sc_app;
@@ -137,25 +137,36 @@ RESET ROLE;
 SELECT is((SELECT count(*) FROM public.po_notes), 1::bigint, 'the note and its draft stay');
 DROP TABLE public.po_notes;
 
--- 6. a rule of the shop's on a table the engine writes is applied (the engine writes that
--- table through the executor then), and the triggers of the table its action writes are
--- checked like the others
+-- a table of the shop's that references itself (replies to notes) is checked once (it gave
+-- an internal error), and its triggers on UPDATE are not in the way: the engine never changes
+-- a key, so an ON UPDATE action never runs
+CREATE TABLE public.po_notes2 (id int PRIMARY KEY,
+    po_id bigint REFERENCES backorder.purchase_order ON DELETE CASCADE ON UPDATE CASCADE,
+    reply_to int REFERENCES public.po_notes2 ON DELETE CASCADE);
+INSERT INTO public.po_notes2 SELECT 1, po_id, NULL FROM backorder.purchase_order WHERE supplier_id = 'scn';
+INSERT INTO public.po_notes2 SELECT 2, po_id, 1 FROM public.po_notes2 WHERE id = 1;
+CREATE FUNCTION public.note_changed() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
+CREATE TRIGGER note_changed AFTER UPDATE ON public.po_notes2 FOR EACH ROW EXECUTE FUNCTION public.note_changed();
+SET ROLE sc_app;
+SELECT lives_ok(format('INSERT INTO backorder.cancellation (line_id, qty) VALUES (%s, 1)', pg_temp.lid('sc6')),
+                'a self-referencing table of notes, with an UPDATE trigger: the emptied draft is dropped');
+RESET ROLE;
+SELECT is((SELECT count(*) FROM public.po_notes2), 0::bigint, 'and its notes went with it');
+DROP TABLE public.po_notes2;
+
+-- 6. a rule of the shop's on a table the engine writes is refused: the direct writes would
+-- skip it, and through the executor it breaks the engine's own statements
 CREATE TABLE public.ev_log (event_id bigint, kind text);
 CREATE RULE ev_copy AS ON INSERT TO backorder.event DO ALSO INSERT INTO public.ev_log VALUES (NEW.event_id, NEW.kind);
 SET ROLE sc_app;
-INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('sc7', 'SC1', 1);
+SELECT throws_ok($$INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('sc7', 'SC1', 1)$$,
+                 '55000', 'table "event" has a rule, and the engine does not write tables with rules',
+                 'a shop rule on event is refused');
 RESET ROLE;
-SELECT is((SELECT string_agg(kind, ',') FROM public.ev_log), 'line_allocated', 'a shop rule on event copies the order''s event');
-CREATE FUNCTION public.ev_log_check() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
-CREATE TRIGGER ev_log_check BEFORE INSERT ON public.ev_log FOR EACH ROW EXECUTE FUNCTION public.ev_log_check();
-SET ROLE sc_app;
-SELECT throws_ok($$INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('sc8', 'SC1', 1)$$,
-                 '55000', 'trigger "ev_log_check" on table "ev_log" would run function public.ev_log_check() as the owner of the backorder tables without a search_path of its own',
-                 'a trigger on the table the rule writes is checked too');
-RESET ROLE;
+SELECT is((SELECT count(*) FROM public.ev_log), 0::bigint, 'and nothing was copied');
 DROP RULE ev_copy ON backorder.event;
 
-SELECT is(pg_temp.it('SC1'), 'on_hand=100 alloc=4 back=0 incoming=0 avail=96', 'SC1 has only the orders that were taken');
+SELECT is(pg_temp.it('SC1'), 'on_hand=100 alloc=3 back=0 incoming=0 avail=97', 'SC1 has only the orders that were taken');
 SELECT is_empty($$SELECT * FROM backorder.verify()$$, 'verify() is empty');
 
 SELECT * FROM finish();
