@@ -43,8 +43,6 @@
 #include "storage/proc.h"
 #include "commands/extension.h"
 #include "utils/fmgroids.h"
-#include "rewrite/prs2lock.h"
-#include "rewrite/rewriteDefine.h"
 #include "utils/plancache.h"
 #include "catalog/pg_inherits.h"
 
@@ -276,22 +274,6 @@ write_context(void *arg)
 	errcontext("backorder engine write, as the owner of the backorder tables, with search_path = pg_catalog, pg_temp");
 }
 
-/* Does a prepared plan write (and so may fire the shop's triggers)? */
-static bool
-plan_writes(SPIPlanPtr plan)
-{
-	ListCell   *lc;
-
-	foreach(lc, SPI_plan_get_plan_sources(plan))
-	{
-		CachedPlanSource *ps = lfirst(lc);
-
-		if (ps->commandTag != CMDTAG_SELECT)
-			return true;
-	}
-	return false;
-}
-
 /*
  * The shop's code that the engine's writes run (a trigger, a CHECK, a default, an index
  * expression or predicate the shop added: see bo_direct_ok) runs as the tables' owner on
@@ -415,10 +397,8 @@ check_shop_triggers(Oid relid, int16 event, List **seen)
 		if (list_nth_int(*seen, i) == (int) relid && list_nth_int(*seen, i + 1) == event)
 			return;
 	*seen = lappend_int(lappend_int(*seen, (int) relid), event);
-	rel = table_open(relid, AccessShareLock);
-	members = rel->rd_rel->relhassubclass ?
+	members = has_subclass(relid) ?
 		find_all_inheritors(relid, AccessShareLock, NULL) : list_make1_oid(relid);
-	table_close(rel, AccessShareLock);
 	foreach(lc, members)
 	{
 		rel = table_open(lfirst_oid(lc), AccessShareLock);
@@ -454,14 +434,16 @@ check_shop_triggers(Oid relid, int16 event, List **seen)
 }
 
 /*
- * The shop triggers that a writing plan could fire must be safe (check_shop_triggers).
- * The target comes from the raw parse tree, which a failed re-analysis does not clear
+ * Does a prepared plan write (and so may run the shop's code)? If so, the shop triggers it
+ * could fire must be safe (check_shop_triggers), and its table must have no rule. The
+ * target comes from the raw parse tree, which a failed re-analysis does not clear
  * (ps->query_list is NIL until the next successful one).
  */
-static void
-check_plan_triggers(SPIPlanPtr plan)
+static bool
+check_plan_writes(SPIPlanPtr plan)
 {
 	ListCell   *lc;
+	bool		writes = false;
 
 	foreach(lc, SPI_plan_get_plan_sources(plan))
 	{
@@ -505,13 +487,15 @@ check_plan_triggers(SPIPlanPtr plan)
 			table_close(rel, NoLock);
 			check_shop_triggers(relid, event, &seen);
 		}
+		writes = true;
 	}
+	return writes;
 }
 
 /*
  * Run a prepared plan; any SPI failure is an internal error. The engine's own queries name
  * everything with its schema; one that writes may run the shop's code (shop_code_begin),
- * whose triggers must be safe to run as the owner (check_plan_triggers).
+ * whose triggers must be safe to run as the owner (check_plan_writes).
  */
 int
 bo_run(SPIPlanPtr plan, Datum *values, const char *nulls, long count)
@@ -520,9 +504,8 @@ bo_run(SPIPlanPtr plan, Datum *values, const char *nulls, long count)
 	int			rc;
 	ErrorContextCallback context = {.callback = write_context, .previous = error_context_stack};
 
-	if (plan_writes(plan))
+	if (check_plan_writes(plan))
 	{
-		check_plan_triggers(plan);
 		nest = shop_code_begin();
 		error_context_stack = &context;
 	}
@@ -613,6 +596,16 @@ bo_string_hash(const char *name, Size entrysize, MemoryContext cxt)
 	return hash_create(name, 64, &ctl, HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
 }
 
+/* The error of units that overflow bigint. */
+static pg_attribute_noreturn() void
+units_out_of_range(void)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+			 errmsg("quantity out of range"),
+			 errdetail("The resulting number of units does not fit in a bigint.")));
+}
+
 /* a + b, or a clear error when units overflow bigint */
 int64
 bo_add(int64 a, int64 b)
@@ -620,10 +613,7 @@ bo_add(int64 a, int64 b)
 	int64		r;
 
 	if (pg_add_s64_overflow(a, b, &r))
-		ereport(ERROR,
-				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-				 errmsg("quantity out of range"),
-				 errdetail("The resulting number of units does not fit in a bigint.")));
+		units_out_of_range();
 	return r;
 }
 
@@ -634,10 +624,18 @@ bo_sub(int64 a, int64 b)
 	int64		r;
 
 	if (pg_sub_s64_overflow(a, b, &r))
-		ereport(ERROR,
-				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-				 errmsg("quantity out of range"),
-				 errdetail("The resulting number of units does not fit in a bigint.")));
+		units_out_of_range();
+	return r;
+}
+
+/* a * b, or a clear error when units overflow bigint */
+int64
+bo_mul(int64 a, int64 b)
+{
+	int64		r;
+
+	if (pg_mul_s64_overflow(a, b, &r))
+		units_out_of_range();
 	return r;
 }
 

@@ -101,6 +101,7 @@ extern Datum bo_array(Datum *elems, bool *nulls, int n, Oid elemtype);
 extern void *bo_grow(void *array, int n, int *max, Size elemsize, MemoryContext cxt);
 extern int64 bo_add(int64 a, int64 b);
 extern int64 bo_sub(int64 a, int64 b);
+extern int64 bo_mul(int64 a, int64 b);
 extern TriggerData *bo_trigger_data(FunctionCallInfo fcinfo, const char *name,
 									bool before, bool row);
 extern void bo_check_trigger_order(TriggerData *td);

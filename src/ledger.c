@@ -10,8 +10,6 @@
  */
 #include "backorder.h"
 
-#define ORDER_REF_MAX 200		/* characters, as for sku and supplier_id */
-
 #include "access/genam.h"
 #include "access/heapam.h"
 #include "access/stratnum.h"
@@ -38,6 +36,8 @@
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
+
+#define ORDER_REF_MAX 200		/* characters, as for sku and supplier_id */
 
 /* the columns every line query returns, in LineState order */
 #define LINE_COLS "line_id, order_ref, sku, qty, allocated_qty, backordered_qty," \

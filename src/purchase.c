@@ -271,18 +271,9 @@ po_reset(void)
 static int64
 round_to_pack(int64 units, int64 pack)
 {
-	int64		packs;
-	int64		result;
-
 	if (units <= 0)
 		return 0;
-	packs = units / pack + (units % pack > 0 ? 1 : 0);
-	if (pg_mul_s64_overflow(packs, pack, &result))
-		ereport(ERROR,
-				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-				 errmsg("quantity out of range"),
-				 errdetail("The resulting number of units does not fit in a bigint.")));
-	return result;
+	return bo_mul(units / pack + (units % pack > 0 ? 1 : 0), pack);
 }
 
 /* add received units to one purchase-order line */
@@ -926,12 +917,14 @@ complete_received(TimestampTz now)
 							 " ORDER BY po_id FOR NO KEY UPDATE",
 							 1, (Oid[]) {INT8ARRAYOID}),
 		   args, NULL, 0);
-	n = (int) SPI_processed;
-	for (i = 0; i < (uint64) n; i++)
-		ids[i] = Int64GetDatum(bo_col_int8(i, 1, 0));
-	for (i = 0; i < (uint64) n; i++)
-		if (!lines_open_latest(DatumGetInt64(ids[i])))
-			ids[done++] = ids[i];
+	/* lines_open_latest reads through an index, not SPI: the locked rows stay in SPI_tuptable */
+	for (i = 0; i < SPI_processed; i++)
+	{
+		int64		po_id = bo_col_int8(i, 1, 0);
+
+		if (!lines_open_latest(po_id))
+			ids[done++] = Int64GetDatum(po_id);
+	}
 	if (done > 0)
 	{
 		args[0] = bo_array(ids, NULL, done, INT8OID);
