@@ -24,6 +24,7 @@
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "fmgr.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -1195,6 +1196,26 @@ bo_require_text(HeapTuple tup, Relation rel, int attnum)
 
 	if (s == NULL)
 		null_violation(rel, attnum);
+	return s;
+}
+
+/*
+ * A key text (sku, order_ref) that must be present and at most BO_KEY_MAX characters, as
+ * the CHECK constraints of item, supplier and customer_order have it: a longer one cannot
+ * name anything, and would otherwise come back whole in a "does not exist" message.
+ */
+char *
+bo_require_key(HeapTuple tup, Relation rel, int attnum)
+{
+	char	   *s = bo_require_text(tup, rel, attnum);
+
+	if (strlen(s) > BO_KEY_MAX && pg_mbstrlen(s) > BO_KEY_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_CHECK_VIOLATION),
+				 errmsg("%s is longer than %d characters",
+						NameStr(TupleDescAttr(RelationGetDescr(rel), attnum - 1)->attname),
+						BO_KEY_MAX),
+				 errdetail("It has %d characters.", pg_mbstrlen(s))));
 	return s;
 }
 

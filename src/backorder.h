@@ -164,6 +164,8 @@ extern void bo_require_null(HeapTuple tup, Relation rel, int attnum);
 extern int64 bo_require_int8(HeapTuple tup, Relation rel, int attnum);
 extern int64 bo_require_qty(HeapTuple tup, Relation rel, int attnum, bool nullable);
 extern char *bo_require_text(HeapTuple tup, Relation rel, int attnum);
+extern char *bo_require_key(HeapTuple tup, Relation rel, int attnum);
+#define BO_KEY_MAX 200			/* characters of a sku, supplier_id or order_ref */
 
 /* keyscan.c: the engine's rows read and written through their btree indexes */
 /* Rows of backorder.<table> whose index's first column equals a key, read or locked. */

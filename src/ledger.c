@@ -16,7 +16,6 @@
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
-#include "mb/pg_wchar.h"
 #include "catalog/pg_am.h"
 #include "catalog/pg_trigger.h"
 #include "executor/tuptable.h"
@@ -37,7 +36,6 @@
 #include "utils/rel.h"
 #include "utils/syscache.h"
 
-#define ORDER_REF_MAX 200		/* characters, as for sku and supplier_id */
 
 /* the columns every line query returns, in LineState order */
 #define LINE_COLS "line_id, order_ref, sku, qty, allocated_qty, backordered_qty," \
@@ -742,14 +740,8 @@ bo_order_line_insert(PG_FUNCTION_ARGS)
 
 	bo_check_trigger_order(td);
 	require_maintained_null(rel, tup, &order_line_cols, OL_N_MAINTAINED);
-	ref = bo_require_text(tup, rel, a[OL_ORDER_REF]);
-	/* as customer_order's CHECK: a longer one would not fit in an index entry anyway */
-	if (strlen(ref) > ORDER_REF_MAX && pg_mbstrlen(ref) > ORDER_REF_MAX)
-		ereport(ERROR,
-				(errcode(ERRCODE_CHECK_VIOLATION),
-				 errmsg("order_ref is longer than %d characters", ORDER_REF_MAX),
-				 errdetail("It has %d characters.", pg_mbstrlen(ref))));
-	sku = bo_require_text(tup, rel, a[OL_SKU]);
+	ref = bo_require_key(tup, rel, a[OL_ORDER_REF]);
+	sku = bo_require_key(tup, rel, a[OL_SKU]);
 	qty = bo_require_qty(tup, rel, a[OL_QTY], false);
 
 	bo_engine_enter(rel->rd_rel->relowner);
@@ -859,7 +851,7 @@ bo_receipt_insert(PG_FUNCTION_ARGS)
 
 	bo_check_trigger_order(td);
 	require_maintained_null(rel, tup, &maintained, maintained.n);
-	sku = bo_require_text(tup, rel, bo_attnum(rel, "sku"));
+	sku = bo_require_key(tup, rel, bo_attnum(rel, "sku"));
 	qty = bo_require_qty(tup, rel, bo_attnum(rel, "qty"), false);
 	has_po = bo_get_int8(tup, rel, bo_attnum(rel, "po_id"), &po_id);
 
@@ -1049,7 +1041,7 @@ bo_adjustment_insert(PG_FUNCTION_ARGS)
 
 	bo_check_trigger_order(td);
 	require_maintained_null(rel, tup, &maintained, maintained.n);
-	sku = bo_require_text(tup, rel, bo_attnum(rel, "sku"));
+	sku = bo_require_key(tup, rel, bo_attnum(rel, "sku"));
 	if (!bo_get_int8(tup, rel, bo_attnum(rel, "delta"), &delta))
 		ereport(ERROR,
 				(errcode(ERRCODE_NOT_NULL_VIOLATION),

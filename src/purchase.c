@@ -281,6 +281,7 @@ round_to_pack(int64 units, int64 pack)
 	"UPDATE backorder.purchase_order_line" \
 	"   SET received_qty = received_qty OPERATOR(pg_catalog.+) $3" \
 	" WHERE po_id OPERATOR(pg_catalog.=) $1 AND sku OPERATOR(pg_catalog.=) $2" \
+	"   AND received_qty OPERATOR(pg_catalog.<=) (9223372036854775807 OPERATOR(pg_catalog.-) $3)" \
 	" RETURNING qty, received_qty"
 static const Oid book_types[3] = {INT8OID, TEXTOID, INT8OID};
 
@@ -293,6 +294,7 @@ po_receipt(StockEntry *e, int64 qty, bool has_po, int64 po_id)
 {
 	static SPIPlanPtr get_po = NULL;
 	static SPIPlanPtr book = NULL;
+	static SPIPlanPtr get_line = NULL;
 	static SPIPlanPtr open_lines = NULL;
 	Datum		args[3];
 
@@ -315,21 +317,40 @@ po_receipt(StockEntry *e, int64 qty, bool has_po, int64 po_id)
 					 errmsg("purchase order " INT64_FORMAT " does not exist", po_id)));
 		supplier = bo_col_text(0, 1);
 		status = bo_col_text(0, 2);
-		if (e->supplier_id == NULL || strcmp(supplier, e->supplier_id) != 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_BO_WRONG_PO),
-					 errmsg("purchase order " INT64_FORMAT " is not from the supplier of item \"%s\"",
-							po_id, e->sku),
-					 errdetail("The order is from supplier \"%s\"; the item's supplier is %s.",
-							   supplier, e->supplier_id ? quote_literal_cstr(e->supplier_id) : "none")));
 		if (strcmp(status, "issued") != 0 && strcmp(status, "received") != 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_BO_WRONG_PO),
 					 errmsg("purchase order " INT64_FORMAT " is %s and cannot be received against",
 							po_id, status)));
+		/*
+		 * Any order with a line for the item will do, also one of the item's former
+		 * supplier (an item that changed supplier keeps its issued orders, and a receipt
+		 * without po_id books against them too).
+		 */
 		args[1] = CStringGetTextDatum(e->sku);
 		args[2] = Int64GetDatum(qty);
 		bo_run(bo_prepare(&book, BOOK_SQL, 3, book_types), args, NULL, 0);
+		if (SPI_processed == 0)
+		{
+			/* no line, or one whose received units would overflow */
+			bo_run(bo_prepare(&get_line,
+							  "SELECT received_qty FROM backorder.purchase_order_line"
+							  " WHERE po_id OPERATOR(pg_catalog.=) $1 AND sku OPERATOR(pg_catalog.=) $2",
+							  2, book_types),
+				   args, NULL, 1);
+			if (SPI_processed > 0)
+				(void) bo_add(bo_col_int8(0, 1, 0), qty);	/* quantity out of range */
+		}
+		if (SPI_processed == 0 && (e->supplier_id == NULL || strcmp(supplier, e->supplier_id) != 0))
+			ereport(ERROR,
+					(errcode(ERRCODE_BO_WRONG_PO),
+					 errmsg("purchase order " INT64_FORMAT " is not from the supplier of item \"%s\"",
+							po_id, e->sku),
+					 e->supplier_id ?
+					 errdetail("The order is from supplier \"%s\"; the item's supplier is \"%s\".",
+							   supplier, e->supplier_id) :
+					 errdetail("The order is from supplier \"%s\"; the item has no supplier.",
+							   supplier)));
 		if (SPI_processed == 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_BO_WRONG_PO),
@@ -700,7 +721,7 @@ draft_changed(SupplierDraft *sup, int nsup, int64 po_id, int64 units)
 	for (i = 0; i < nsup; i++)
 		if (sup[i].draft == po_id)
 		{
-			sup[i].delta += units;
+			sup[i].delta = bo_add(sup[i].delta, units);
 			return;
 		}
 	elog(ERROR, "backorder: draft purchase order " INT64_FORMAT " changed but is not locked", po_id);
@@ -828,7 +849,7 @@ resync_item(StockEntry *e, SupplierDraft *own, SupplierDraft *sup, int nsup, Tim
 			if (SPI_processed > 0)
 				before = bo_col_int8(0, 1, 0);
 		}
-		own->delta += desired - before;
+		own->delta = bo_add(own->delta, desired - before);
 	}
 	if (e->incoming != open + desired)
 	{

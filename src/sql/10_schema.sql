@@ -61,17 +61,26 @@ CREATE TYPE backorder.line_status AS ENUM
     ('backordered', 'partially_allocated', 'allocated', 'shipped', 'cancelled');
 CREATE TYPE backorder.po_status AS ENUM ('draft', 'issued', 'received', 'cancelled');
 
+-- Is every part of an interval (months, days, time) non-negative? '1 mon -30 days' compares
+-- equal to zero, yet added to 31 January it goes back two days.
+CREATE FUNCTION backorder.interval_nonnegative(i interval) RETURNS boolean
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    RETURN LEAST(pg_catalog.date_part('year', i), pg_catalog.date_part('month', i),
+                 pg_catalog.date_part('day', i), pg_catalog.date_part('hour', i),
+                 pg_catalog.date_part('minute', i), pg_catalog.date_part('second', i))
+           OPERATOR(pg_catalog.>=) 0;
+
 -- Suppliers and how purchase orders to them are buffered.
 CREATE TABLE backorder.supplier (
     supplier_id text PRIMARY KEY
         CHECK (pg_catalog.length(supplier_id) OPERATOR(pg_catalog.<=) 200),
     name        text NOT NULL DEFAULT '',
-    -- at most 100 years: the engine adds them to times (expected_at, the draft's due time),
-    -- which must stay in timestamptz's range
-    lead_time   interval CHECK (lead_time OPERATOR(pg_catalog.>=) '0'::interval
+    -- no negative part, and at most 100 years: the engine adds them to times (expected_at,
+    -- the draft's due time), which must not go back and must stay in timestamptz's range
+    lead_time   interval CHECK (backorder.interval_nonnegative(lead_time)
                                 AND lead_time OPERATOR(pg_catalog.<=) '100 years'::interval),
     po_min_qty  bigint NOT NULL DEFAULT 1 CHECK (po_min_qty OPERATOR(pg_catalog.>) 0),
-    po_max_wait interval CHECK (po_max_wait OPERATOR(pg_catalog.>=) '0'::interval
+    po_max_wait interval CHECK (backorder.interval_nonnegative(po_max_wait)
                                 AND po_max_wait OPERATOR(pg_catalog.<=) '100 years'::interval)
 );
 

@@ -5,7 +5,7 @@
 -- Odd and long text values are accepted and round-trip exactly.
 -- psql settings, BEGIN (this file ends with ROLLBACK), SET CONSTRAINTS ALL IMMEDIATE, pg_temp.ln/it/lid
 \ir helpers.psql
-SELECT plan(306);
+SELECT plan(324);
 SET backorder.clock = '2026-02-01 09:00+00';
 
 -- helpers of this file (ln, it and lid come from helpers.psql) -------------------------
@@ -121,8 +121,12 @@ SELECT pg_temp.rejects($$INSERT INTO backorder.order_line (order_ref, sku, qty)
 SELECT pg_temp.rejects($$INSERT INTO backorder.customer_order (order_ref) VALUES (repeat('c', 201))$$, '23514',
                        'new row for relation "customer_order" violates check constraint "customer_order_order_ref_check"',
                        'customer_order.order_ref of 201 characters');
-SELECT pg_temp.rejects($$INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('o', repeat('k', 201), 1)$$, '23503',
-                       format('item "%s" does not exist', repeat('k', 201)), 'order for a 201-character sku (no such item)');
+SELECT pg_temp.rejects($$INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('o', repeat('k', 201), 1)$$, '23514',
+                       'sku is longer than 200 characters', 'order for a 201-character sku (no item can have it)');
+SELECT pg_temp.rejects($$INSERT INTO backorder.receipt (sku, qty) VALUES (repeat('k', 100000), 1)$$, '23514',
+                       'sku is longer than 200 characters', 'a receipt for a 100,000-character sku (not echoed back whole)');
+SELECT pg_temp.rejects($$INSERT INTO backorder.adjustment (sku, delta) VALUES (repeat('日', 201), 1)$$, '23514',
+                       'sku is longer than 200 characters', 'an adjustment for a 201-character multibyte sku');
 -- multibyte characters count as characters: 200 of them is a valid sku, with or without supplier
 INSERT INTO backorder.supplier (supplier_id) VALUES ('mb');
 INSERT INTO backorder.item (sku, supplier_id) VALUES (repeat('日', 200), 'mb');
@@ -242,6 +246,29 @@ SELECT is(pg_temp.it('BIG'), 'on_hand=0 alloc=0 back=9223372036854775807 incomin
           'BIG: an order of 9223372036854775807 units waits');
 SELECT pg_temp.rejects($$INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('big3', 'BIG', 1)$$,
                        '22003', 'quantity out of range', 'one more unit on top of 9223372036854775807 waiting');
+-- a supplier's draft keeps the total of its lines: lines that each fit, whose sum does not
+INSERT INTO backorder.supplier (supplier_id, po_min_qty) VALUES ('sup7', 9223372036854775807);
+INSERT INTO backorder.item (sku, supplier_id) VALUES ('DRAFT1', 'sup7'), ('DRAFT2', 'sup7');
+SELECT pg_temp.rejects($$INSERT INTO backorder.order_line (order_ref, sku, qty)
+                         VALUES ('d1', 'DRAFT1', 5000000000000000000), ('d2', 'DRAFT2', 5000000000000000000)$$,
+                       '22003', 'quantity out of range',
+                       'two lines of 5e18 for two items of one supplier: the draft''s total would overflow');
+INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('d3', 'DRAFT1', 1), ('d4', 'DRAFT2', 1);
+SELECT pg_temp.rejects($$UPDATE backorder.item SET pack_size = 5000000000000000000 WHERE sku IN ('DRAFT1', 'DRAFT2')$$,
+                       '22003', 'quantity out of range',
+                       'packs of 5e18 for two waiting items of one supplier: the draft''s total would overflow');
+-- a receipt against a purchase order may bring more than ordered, but not past bigint
+INSERT INTO backorder.supplier (supplier_id, po_min_qty) VALUES ('sup8', 1);
+INSERT INTO backorder.item (sku, supplier_id) VALUES ('OVER', 'sup8');
+INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('over', 'OVER', 2);
+SELECT lives_ok(format($$INSERT INTO backorder.receipt (sku, qty, po_id) VALUES ('OVER', 9223372036854775000, %s)$$,
+                       (SELECT po_id FROM backorder.purchase_order WHERE supplier_id = 'sup8')),
+                'a receipt of 9223372036854775000 units against a purchase order of 2');
+INSERT INTO backorder.adjustment (sku, delta) VALUES ('OVER', -9223372036854774000);
+SELECT pg_temp.rejects(format($$INSERT INTO backorder.receipt (sku, qty, po_id) VALUES ('OVER', 1000, %s)$$,
+                              (SELECT po_id FROM backorder.purchase_order WHERE supplier_id = 'sup8')),
+                       '22003', 'quantity out of range',
+                       '1000 more units against that purchase order: its received units would overflow');
 SELECT is_empty('SELECT * FROM backorder.verify()', 'verify() empty after the overflow cases');
 
 -- 4. unknown references -----------------------------------------------------------------
@@ -307,6 +334,19 @@ SELECT pg_temp.rejects(format('INSERT INTO backorder.receipt (sku, qty, po_id) V
 SELECT pg_temp.rejects(format('INSERT INTO backorder.receipt (sku, qty, po_id) VALUES (%L, 1, %s)', 'SUP1b', (SELECT po_id FROM po WHERE supplier_id = 'sup1')),
                        'BO008', format('purchase order %s has no line for item "SUP1b"', (SELECT po_id FROM po WHERE supplier_id = 'sup1')),
                        'receipt against a purchase order of the right supplier without a line for the item');
+-- an item that changed supplier keeps its issued purchase orders: a receipt may name one
+INSERT INTO backorder.supplier (supplier_id, po_min_qty) VALUES ('sup9', 1), ('sup10', 1);
+INSERT INTO backorder.item (sku, supplier_id) VALUES ('MOVED', 'sup9');
+INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('moved', 'MOVED', 3);
+UPDATE backorder.item SET supplier_id = 'sup10' WHERE sku = 'MOVED';
+SELECT lives_ok(format('INSERT INTO backorder.receipt (sku, qty, po_id) VALUES (%L, 3, %s)', 'MOVED',
+                       (SELECT po_id FROM backorder.purchase_order WHERE supplier_id = 'sup9')),
+                'a receipt against the purchase order of the item''s former supplier');
+SELECT is((SELECT format('%s %s/%s', p.status, l.received_qty, l.qty)
+             FROM backorder.purchase_order p JOIN backorder.purchase_order_line l USING (po_id)
+            WHERE p.supplier_id = 'sup9'),
+          'received 3/3', 'the former supplier''s purchase order is received');
+SELECT is(pg_temp.ln('moved'), 'qty=3 alloc=3 back=0 ship=0 canc=0 allocated', 'the waiting line is filled');
 SELECT pg_temp.rejects(format('SELECT backorder.cancel_purchase_order(%s)', (SELECT po_id FROM po WHERE supplier_id = 'sup4')),
                        'BO008', format('purchase order %s is cancelled and cannot be cancelled', (SELECT po_id FROM po WHERE supplier_id = 'sup4')),
                        'cancelling a cancelled purchase order');
@@ -410,6 +450,13 @@ SELECT pg_temp.rejects($$INSERT INTO backorder.supplier (supplier_id, lead_time)
 SELECT pg_temp.rejects($$UPDATE backorder.supplier SET po_max_wait = '300000 years' WHERE supplier_id = 'sup3'$$,
                        '23514', 'new row for relation "supplier" violates check constraint "supplier_po_max_wait_check"',
                        'a po_max_wait over 100 years');
+-- an interval with a negative part can go back in time although it compares as >= 0
+SELECT pg_temp.rejects($$INSERT INTO backorder.supplier (supplier_id, lead_time) VALUES ('mixed', '1 mon -30 days')$$,
+                       '23514', 'new row for relation "supplier" violates check constraint "supplier_lead_time_check"',
+                       'a lead_time of 1 mon -30 days (from 31 January: two days back)');
+SELECT pg_temp.rejects($$UPDATE backorder.supplier SET po_max_wait = '1 day -24 hours' WHERE supplier_id = 'sup3'$$,
+                       '23514', 'new row for relation "supplier" violates check constraint "supplier_po_max_wait_check"',
+                       'a po_max_wait of 1 day -24 hours (an hour back across a DST change)');
 SELECT pg_temp.rejects($$SELECT backorder.issue_due_purchase_orders('infinity')$$,
                        '22008', 'as_of must be a finite time', 'issue_due_purchase_orders(''infinity'')');
 SET backorder.clock = 'infinity';
