@@ -293,6 +293,7 @@ void
 po_receipt(StockEntry *e, int64 qty, bool has_po, int64 po_id)
 {
 	static SPIPlanPtr get_po = NULL;
+	static SPIPlanPtr get_po_locked = NULL;
 	static SPIPlanPtr book = NULL;
 	static SPIPlanPtr get_line = NULL;
 	static SPIPlanPtr open_lines = NULL;
@@ -317,6 +318,25 @@ po_receipt(StockEntry *e, int64 qty, bool has_po, int64 po_id)
 					 errmsg("purchase order " INT64_FORMAT " does not exist", po_id)));
 		supplier = bo_col_text(0, 1);
 		status = bo_col_text(0, 2);
+		if (strcmp(status, "issued") != 0 && strcmp(status, "received") != 0)
+		{
+			/*
+			 * A draft may be being issued: wait for that (READ COMMITTED then reads the
+			 * issued order), or fail with 40001 when it was issued after this
+			 * transaction's snapshot (REPEATABLE READ), so that the client retries
+			 * instead of taking the order for a wrong one.
+			 */
+			bo_run(bo_prepare(&get_po_locked,
+							  "SELECT supplier_id, status::pg_catalog.text FROM backorder.purchase_order"
+							  " WHERE po_id OPERATOR(pg_catalog.=) $1 FOR SHARE",
+							  1, (Oid[]) {INT8OID}),
+				   args, NULL, 1);
+			if (SPI_processed == 1)
+			{
+				supplier = bo_col_text(0, 1);
+				status = bo_col_text(0, 2);
+			}
+		}
 		if (strcmp(status, "issued") != 0 && strcmp(status, "received") != 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_BO_WRONG_PO),
