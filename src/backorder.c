@@ -28,6 +28,7 @@
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/datetime.h"
 #include "utils/regproc.h"
 #include "utils/varlena.h"
 #include "access/table.h"
@@ -104,6 +105,43 @@ static Oid	bo_namespace(void);
 /* backorder.notify */
 bool		bo_notify = true;
 
+/*
+ * backorder.clock is checked when it is set (SET, ALTER DATABASE ... SET, the server's
+ * configuration), not first by an order: it must read as a finite time. The parse is
+ * PostgreSQL's own (ParseDateTime, DecodeDateTime), which reports errors instead of
+ * raising them, as a check hook must.
+ */
+static bool
+check_clock(char **newval, void **extra, GucSource source)
+{
+	char		workbuf[MAXDATELEN + MAXDATEFIELDS];
+	char	   *field[MAXDATEFIELDS];
+	int			ftype[MAXDATEFIELDS];
+	int			nf,
+				dtype,
+				tz;
+	struct pg_tm tt;
+	fsec_t		fsec;
+	Timestamp	ts;
+
+	if (**newval == '\0')
+		return true;
+	if (ParseDateTime(*newval, workbuf, sizeof(workbuf), field, ftype, MAXDATEFIELDS, &nf) != 0 ||
+		DecodeDateTime(field, ftype, nf, &dtype, &tt, &fsec, &tz) != 0)
+	{
+		GUC_check_errdetail("It must be a time such as '2026-01-05 09:00+00', or empty.");
+		return false;
+	}
+	if ((dtype != DTK_DATE && dtype != DTK_EPOCH) ||
+		(dtype == DTK_DATE && tm2timestamp(&tt, fsec, &tz, &ts) != 0))
+	{
+		GUC_check_errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE);
+		GUC_check_errdetail("backorder.clock must be a finite time.");
+		return false;
+	}
+	return true;
+}
+
 /* Define settings and register the transaction callbacks. */
 void
 _PG_init(void)
@@ -115,7 +153,7 @@ _PG_init(void)
 							   "",
 							   PGC_SUSET,
 							   0,
-							   NULL, NULL, NULL);
+							   check_clock, NULL, NULL);
 	DefineCustomBoolVariable("backorder.notify",
 							 "Sends a NOTIFY on channel backorder_events for every event row, at commit.",
 							 "Event rows are always written. Every notifying transaction takes the cluster-wide lock of the NOTIFY queue at commit; a shop that reads backorder.event by polling can turn notifications off (per database or role).",

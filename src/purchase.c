@@ -1345,9 +1345,9 @@ PG_FUNCTION_INFO_V1(bo_cancel_purchase_order);
 Datum
 bo_cancel_purchase_order(PG_FUNCTION_ARGS)
 {
-	int64		po_id = PG_GETARG_INT64(0);
+	int64		po_id;
 	static SPIPlanPtr cancel = NULL;
-	Datum		arg = Int64GetDatum(po_id);
+	Datum		arg;
 	List	   *skus;
 	List	   *again;
 	ListCell   *lc;
@@ -1358,6 +1358,14 @@ bo_cancel_purchase_order(PG_FUNCTION_ARGS)
 	int			n = 0,
 				nsup,
 				k;
+
+	/* not STRICT: a NULL would cancel nothing without a word */
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NOT_NULL_VIOLATION),
+				 errmsg("po_id must not be null")));
+	po_id = PG_GETARG_INT64(0);
+	arg = Int64GetDatum(po_id);
 
 	SPI_connect();
 	bo_engine_enter(bo_owner());

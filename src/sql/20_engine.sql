@@ -102,7 +102,7 @@ COMMENT ON FUNCTION backorder.issue_due_purchase_orders(timestamptz) IS
     'issue every draft purchase order that reached its supplier''s minimum or whose oldest demand waited po_max_wait; returns their ids';
 
 CREATE FUNCTION backorder.cancel_purchase_order(po_id bigint) RETURNS void
-    LANGUAGE c STRICT AS 'MODULE_PATHNAME', 'bo_cancel_purchase_order';
+    LANGUAGE c AS 'MODULE_PATHNAME', 'bo_cancel_purchase_order';
 COMMENT ON FUNCTION backorder.cancel_purchase_order(bigint) IS
     'cancel a draft or issued purchase order; the units it still missed return to the supplier''s draft';
 

@@ -2,7 +2,8 @@
 --
 -- Everything here only reads. Function bodies are BEGIN ATOMIC (parsed once, at CREATE
 -- EXTENSION, so a caller's search_path cannot change what they refer to), and every view
--- is parsed at creation too. No function pins a search_path: that would keep the planner
+-- is parsed at creation too, except available_to_promise and simulate_receipt, which check
+-- their arguments in PL/pgSQL and pin their search_path (see check_sku_qty). No function pins a search_path: that would keep the planner
 -- from inlining supply_schedule() into the views that use it, and inlining is what lets a
 -- "WHERE sku = ..." on a view reach the indexes. Everything is set-based.
 --
@@ -110,6 +111,34 @@ END;
 COMMENT ON FUNCTION backorder.eta(bigint, timestamptz) IS
     'when the line''s waiting units are expected: the waiting units of its sku up to and including its own (queue order) are matched against backorder.supply_schedule(as_of); the arrival of the supply that covers its last unit, NULL when supply is short or its time unknown; for a line with nothing waiting its allocated_at when it holds allocated units, else NULL';
 
+-- The arguments of available_to_promise and simulate_receipt get the errors an order line or
+-- a receipt of the same values gets: 23502 for NULL, 23514 for qty <= 0 or a sku over 200
+-- characters, 23503 for an unknown sku. These two are PL/pgSQL (with a pinned search_path)
+-- for that, and their queries are planned with the actual arguments, not inlined: a caller
+-- asks about one item at a time.
+CREATE FUNCTION backorder.check_sku_qty(sku text, qty bigint) RETURNS void
+    LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF sku IS NULL OR qty IS NULL THEN
+        RAISE EXCEPTION '% must not be null', CASE WHEN sku IS NULL THEN 'sku' ELSE 'qty' END
+            USING ERRCODE = 'not_null_violation';
+    END IF;
+    IF qty <= 0 THEN
+        RAISE EXCEPTION 'qty must be positive' USING ERRCODE = 'check_violation',
+            DETAIL = format('Failing value: %s.', qty);
+    END IF;
+    IF length(sku) > 200 THEN
+        RAISE EXCEPTION 'sku is longer than 200 characters' USING ERRCODE = 'check_violation',
+            DETAIL = format('It has %s characters.', length(sku));
+    END IF;
+    IF NOT EXISTS (SELECT FROM backorder.item i WHERE i.sku OPERATOR(pg_catalog.=) check_sku_qty.sku) THEN
+        RAISE EXCEPTION 'item "%" does not exist', sku USING ERRCODE = 'foreign_key_violation';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION backorder.check_sku_qty(text, bigint) IS
+    'the argument checks of available_to_promise and simulate_receipt: raises 23502 (NULL), 23514 (qty <= 0, sku over 200 characters) or 23503 (unknown sku)';
+
 -- What a new order for qty units could get. The units it would have to wait for line up
 -- behind every unit already waiting; if the item has a supplier they would also join the
 -- supplier's draft at commit (the engine rounds the sku's draft line up to cover what
@@ -118,14 +147,17 @@ COMMENT ON FUNCTION backorder.eta(bigint, timestamptz) IS
 CREATE FUNCTION backorder.available_to_promise(sku text, qty bigint,
                                                as_of timestamptz DEFAULT backorder.engine_now())
     RETURNS TABLE (available_now bigint, promise_at timestamptz)
-    LANGUAGE sql STABLE
-BEGIN ATOMIC
+    LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+#variable_conflict use_column
+BEGIN
+    PERFORM backorder.check_sku_qty(available_to_promise.sku, available_to_promise.qty);
+    RETURN QUERY
     WITH it AS (
         SELECT i.sku, i.policy, i.backorder_limit, i.backordered, i.pack_size, i.supplier_id,
                available_to_promise.qty AS want,
                LEAST(GREATEST(i.available, 0), available_to_promise.qty) AS now_units
           FROM backorder.item i
-         WHERE i.sku = available_to_promise.sku AND available_to_promise.qty > 0),
+         WHERE i.sku = available_to_promise.sku),
     -- the item's supplier's draft, as the order would leave it
     draft AS (
         SELECT p.po_id,
@@ -190,19 +222,23 @@ BEGIN ATOMIC
                        ORDER BY k.units_upto LIMIT 1)
            END
       FROM it;
-END;
+END
+$$;
 COMMENT ON FUNCTION backorder.available_to_promise(text, bigint, timestamptz) IS
-    'for a new order of qty units: available_now = units that could be allocated at once (free stock not claimed by waiting lines, at most qty); promise_at = as_of when all qty are available now, else the arrival (backorder.supply_schedule walk) of the unit that completes it after every unit already waiting, with the item''s supplier''s draft as the order would leave it; NULL when the item would refuse the order (deny policy, backorder_limit) or supply is short or its time unknown. No row for an unknown sku or qty <= 0';
+    'for a new order of qty units: available_now = units that could be allocated at once (free stock not claimed by waiting lines, at most qty); promise_at = as_of when all qty are available now, else the arrival (backorder.supply_schedule walk) of the unit that completes it after every unit already waiting, with the item''s supplier''s draft as the order would leave it; NULL when the item would refuse the order (deny policy, backorder_limit) or supply is short or its time unknown. An unknown sku, a NULL or qty <= 0 fails as an order line would (23503, 23502, 23514)';
 
 CREATE FUNCTION backorder.simulate_receipt(sku text, qty bigint)
     RETURNS TABLE (line_id bigint, order_ref text, fill bigint, waiting_after bigint)
-    LANGUAGE sql STABLE
-BEGIN ATOMIC
+    LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+#variable_conflict use_column
+BEGIN
+    PERFORM backorder.check_sku_qty(simulate_receipt.sku, simulate_receipt.qty);
+    RETURN QUERY
     WITH u AS (
         SELECT LEAST(i.backordered,
                      GREATEST(i.on_hand - i.allocated, 0) + simulate_receipt.qty) AS units
           FROM backorder.item i
-         WHERE i.sku = simulate_receipt.sku AND simulate_receipt.qty > 0)
+         WHERE i.sku = simulate_receipt.sku)
     SELECT w.line_id, w.order_ref,
            LEAST(w.backordered_qty, u.units - w.before),
            w.backordered_qty - LEAST(w.backordered_qty, u.units - w.before)
@@ -218,9 +254,10 @@ BEGIN ATOMIC
              LIMIT (SELECT COALESCE(pg_catalog.max(u.units), 0) FROM u)) w, u
      WHERE w.before < u.units
      ORDER BY w.line_id;
-END;
+END
+$$;
 COMMENT ON FUNCTION backorder.simulate_receipt(text, bigint) IS
-    'the waiting lines a receipt of qty units of sku would fill, in queue order, changing nothing: fill = units the line would get (the last one possibly partially), waiting_after = its waiting units left; the receipt fills least(backordered, free stock + qty) units';
+    'the waiting lines a receipt of qty units of sku would fill, in queue order, changing nothing: fill = units the line would get (the last one possibly partially), waiting_after = its waiting units left; the receipt fills least(backordered, free stock + qty) units. An unknown sku, a NULL or qty <= 0 fails as a receipt would (23503, 23502, 23514)';
 
 CREATE VIEW backorder.stock_status AS
 SELECT i.sku, i.supplier_id, i.policy, i.on_hand, i.allocated, i.backordered, i.available, i.incoming,

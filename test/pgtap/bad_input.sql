@@ -5,7 +5,7 @@
 -- Odd and long text values are accepted and round-trip exactly.
 -- psql settings, BEGIN (this file ends with ROLLBACK), SET CONSTRAINTS ALL IMMEDIATE, pg_temp.ln/it/lid
 \ir helpers.psql
-SELECT plan(324);
+SELECT plan(344);
 SET backorder.clock = '2026-02-01 09:00+00';
 
 -- helpers of this file (ln, it and lid come from helpers.psql) -------------------------
@@ -459,10 +459,33 @@ SELECT pg_temp.rejects($$UPDATE backorder.supplier SET po_max_wait = '1 day -24 
                        'a po_max_wait of 1 day -24 hours (an hour back across a DST change)');
 SELECT pg_temp.rejects($$SELECT backorder.issue_due_purchase_orders('infinity')$$,
                        '22008', 'as_of must be a finite time', 'issue_due_purchase_orders(''infinity'')');
-SET backorder.clock = 'infinity';
-SELECT pg_temp.rejects($$INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('inf', 'B', 1)$$,
-                       '22008', 'backorder.clock must be a finite time', 'an order under backorder.clock = infinity');
-SET backorder.clock = '2026-02-01 09:00+00';
+-- backorder.clock is checked when it is set, not first by an order
+SELECT pg_temp.rejects($$SET backorder.clock = 'infinity'$$,
+                       '22008', 'invalid value for parameter "backorder.clock": "infinity"', 'backorder.clock = infinity');
+SELECT pg_temp.rejects($$SET backorder.clock = '300000-01-01'$$,
+                       '22008', 'invalid value for parameter "backorder.clock": "300000-01-01"',
+                       'backorder.clock beyond timestamptz''s range');
+SELECT pg_temp.rejects($$SET backorder.clock = 'next tuesday'$$,
+                       '22023', 'invalid value for parameter "backorder.clock": "next tuesday"', 'backorder.clock that is not a time');
+SELECT is(current_setting('backorder.clock'), '2026-02-01 09:00+00', 'backorder.clock kept its value');
+
+-- 7d. the query functions check their arguments as the inserts do
+SELECT pg_temp.rejects($$SELECT * FROM backorder.available_to_promise('NOSUCH', 5)$$,
+                       '23503', 'item "NOSUCH" does not exist', 'available_to_promise of an unknown sku');
+SELECT pg_temp.rejects($$SELECT * FROM backorder.available_to_promise('B', 0)$$,
+                       '23514', 'qty must be positive', 'available_to_promise of 0 units');
+SELECT pg_temp.rejects($$SELECT * FROM backorder.available_to_promise('B', NULL)$$,
+                       '23502', 'qty must not be null', 'available_to_promise of NULL units');
+SELECT pg_temp.rejects($$SELECT * FROM backorder.simulate_receipt(NULL, 5)$$,
+                       '23502', 'sku must not be null', 'simulate_receipt of a NULL sku');
+SELECT pg_temp.rejects($$SELECT * FROM backorder.simulate_receipt('B', -1)$$,
+                       '23514', 'qty must be positive', 'simulate_receipt of -1 units');
+SELECT pg_temp.rejects($$SELECT * FROM backorder.simulate_receipt(repeat('k', 100000), 1)$$,
+                       '23514', 'sku is longer than 200 characters', 'simulate_receipt of a 100,000-character sku');
+SELECT pg_temp.rejects($$SELECT backorder.cancel_purchase_order(NULL)$$,
+                       '23502', 'po_id must not be null', 'cancel_purchase_order(NULL)');
+SELECT is((SELECT count(*) FROM backorder.simulate_receipt('B', 1)), 1::bigint,
+          'simulate_receipt of a known sku still answers (b2, the head, would get the unit)');
 
 -- 7b. INSERT ... ON CONFLICT on a ledger table is refused before it runs (the row triggers
 -- would commit stock for a row that ON CONFLICT then skips), also from PL/pgSQL; EXPLAIN
