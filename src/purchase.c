@@ -286,14 +286,38 @@ round_to_pack(int64 units, int64 pack)
 static const Oid book_types[3] = {INT8OID, TEXTOID, INT8OID};
 
 /*
+ * The supplier and status of purchase order po_id; false when there is none. With
+ * for_share, the row is locked FOR SHARE: that waits for a transaction changing it, and
+ * fails with 40001 under REPEATABLE READ when it changed after the snapshot.
+ */
+static bool
+po_read(int64 po_id, bool for_share, char **supplier, char **status)
+{
+	static SPIPlanPtr plans[2] = {NULL, NULL};
+	Datum		arg = Int64GetDatum(po_id);
+
+	bo_run(bo_prepare(&plans[for_share],
+					  for_share ?
+					  "SELECT supplier_id, status::pg_catalog.text FROM backorder.purchase_order"
+					  " WHERE po_id OPERATOR(pg_catalog.=) $1 FOR SHARE" :
+					  "SELECT supplier_id, status::pg_catalog.text FROM backorder.purchase_order"
+					  " WHERE po_id OPERATOR(pg_catalog.=) $1",
+					  1, (Oid[]) {INT8OID}),
+		   &arg, NULL, 1);
+	if (SPI_processed == 0)
+		return false;
+	*supplier = bo_col_text(0, 1);
+	*status = bo_col_text(0, 2);
+	return true;
+}
+
+/*
  * Book a receipt against purchase-order lines (the item is locked): against po_id
  * when given, else against the oldest issued orders that still miss units of the item.
  */
 void
 po_receipt(StockEntry *e, int64 qty, bool has_po, int64 po_id)
 {
-	static SPIPlanPtr get_po = NULL;
-	static SPIPlanPtr get_po_locked = NULL;
 	static SPIPlanPtr book = NULL;
 	static SPIPlanPtr get_line = NULL;
 	static SPIPlanPtr open_lines = NULL;
@@ -307,36 +331,18 @@ po_receipt(StockEntry *e, int64 qty, bool has_po, int64 po_id)
 					received;
 
 		args[0] = Int64GetDatum(po_id);
-		bo_run(bo_prepare(&get_po,
-						  "SELECT supplier_id, status::pg_catalog.text FROM backorder.purchase_order"
-						  " WHERE po_id OPERATOR(pg_catalog.=) $1",
-						  1, (Oid[]) {INT8OID}),
-			   args, NULL, 1);
-		if (SPI_processed == 0)
+		if (!po_read(po_id, false, &supplier, &status))
 			ereport(ERROR,
 					(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
 					 errmsg("purchase order " INT64_FORMAT " does not exist", po_id)));
-		supplier = bo_col_text(0, 1);
-		status = bo_col_text(0, 2);
+		/*
+		 * A draft may be being issued: wait for that (READ COMMITTED then reads the issued
+		 * order), or fail with 40001 when it was issued after this transaction's snapshot
+		 * (REPEATABLE READ), so that the client retries instead of taking the order for a
+		 * wrong one.
+		 */
 		if (strcmp(status, "issued") != 0 && strcmp(status, "received") != 0)
-		{
-			/*
-			 * A draft may be being issued: wait for that (READ COMMITTED then reads the
-			 * issued order), or fail with 40001 when it was issued after this
-			 * transaction's snapshot (REPEATABLE READ), so that the client retries
-			 * instead of taking the order for a wrong one.
-			 */
-			bo_run(bo_prepare(&get_po_locked,
-							  "SELECT supplier_id, status::pg_catalog.text FROM backorder.purchase_order"
-							  " WHERE po_id OPERATOR(pg_catalog.=) $1 FOR SHARE",
-							  1, (Oid[]) {INT8OID}),
-				   args, NULL, 1);
-			if (SPI_processed == 1)
-			{
-				supplier = bo_col_text(0, 1);
-				status = bo_col_text(0, 2);
-			}
-		}
+			(void) po_read(po_id, true, &supplier, &status);
 		if (strcmp(status, "issued") != 0 && strcmp(status, "received") != 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_BO_WRONG_PO),
