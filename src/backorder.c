@@ -107,9 +107,13 @@ bool		bo_notify = true;
 
 /*
  * backorder.clock is checked when it is set (SET, ALTER DATABASE ... SET, the server's
- * configuration), not first by an order: it must read as a finite time. The parse is
- * PostgreSQL's own (ParseDateTime, DecodeDateTime), which reports errors instead of
- * raising them, as a check hook must.
+ * configuration), not first by an order: it must read as a fixed, finite time (not 'now'
+ * or 'today', which move, nor 'infinity'), in the years 1 to 99999 (so that a time zone
+ * or a lead time added to it stays in range). The parse is PostgreSQL's own; in PostgreSQL
+ * 15 it raises an error for an unknown time zone name, which a check hook must not let
+ * out (in the postmaster, reading the configuration, it would be FATAL): it is caught and
+ * reported as the hook's answer. A pure parse holds no resources, so flushing the error
+ * state is enough.
  */
 static bool
 check_clock(char **newval, void **extra, GucSource source)
@@ -117,26 +121,53 @@ check_clock(char **newval, void **extra, GucSource source)
 	char		workbuf[MAXDATELEN + MAXDATEFIELDS];
 	char	   *field[MAXDATEFIELDS];
 	int			ftype[MAXDATEFIELDS];
-	int			nf,
-				dtype,
-				tz;
+	int			nf = 0,
+				dtype = 0,
+				tz = 0,
+				i;
 	struct pg_tm tt;
 	fsec_t		fsec;
-	Timestamp	ts;
+	volatile int dterr = 0;
+	MemoryContext cxt = CurrentMemoryContext;
 
 	if (**newval == '\0')
 		return true;
-	if (ParseDateTime(*newval, workbuf, sizeof(workbuf), field, ftype, MAXDATEFIELDS, &nf) != 0 ||
-		DecodeDateTime(field, ftype, nf, &dtype, &tt, &fsec, &tz) != 0)
+	PG_TRY();
+	{
+		dterr = ParseDateTime(*newval, workbuf, sizeof(workbuf), field, ftype, MAXDATEFIELDS, &nf);
+		if (dterr == 0)
+			dterr = DecodeDateTime(field, ftype, nf, &dtype, &tt, &fsec, &tz);
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(cxt);
+		FlushErrorState();
+		dterr = DTERR_BAD_FORMAT;
+	}
+	PG_END_TRY();
+	if (dterr != 0)
 	{
 		GUC_check_errdetail("It must be a time such as '2026-01-05 09:00+00', or empty.");
 		return false;
 	}
-	if ((dtype != DTK_DATE && dtype != DTK_EPOCH) ||
-		(dtype == DTK_DATE && tm2timestamp(&tt, fsec, &tz, &ts) != 0))
+	for (i = 0; i < nf; i++)
+	{
+		int			val;
+
+		/* fields are lower case after ParseDateTime */
+		if (ftype[i] == DTK_STRING && DecodeSpecial(i, field[i], &val) == RESERV &&
+			(val == DTK_NOW || val == DTK_TODAY || val == DTK_TOMORROW || val == DTK_YESTERDAY))
+		{
+			GUC_check_errdetail("It must be a fixed time, not \"%s\".", field[i]);
+			return false;
+		}
+	}
+	if (dtype == DTK_EPOCH)
+		return true;
+	if (dtype != DTK_DATE || tt.tm_year < 1 || tt.tm_year > 99999)
 	{
 		GUC_check_errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE);
-		GUC_check_errdetail("backorder.clock must be a finite time.");
+		GUC_check_errdetail("backorder.clock must be a finite time in the years 1 to 99999.");
 		return false;
 	}
 	return true;
@@ -183,11 +214,13 @@ TimestampTz
 bo_now(void)
 {
 	static char *parsed_text = NULL;
+	static pg_tz *parsed_zone = NULL;	/* a time without zone reads in the session's */
 	static TimestampTz parsed_value = 0;
 
 	if (clock_setting == NULL || clock_setting[0] == '\0')
 		return GetCurrentTransactionStartTimestamp();
-	if (parsed_text == NULL || strcmp(parsed_text, clock_setting) != 0)
+	if (parsed_text == NULL || strcmp(parsed_text, clock_setting) != 0 ||
+		parsed_zone != session_timezone)
 	{
 		Datum		d = DirectFunctionCall3(timestamptz_in,
 											CStringGetDatum(clock_setting),
@@ -203,6 +236,7 @@ bo_now(void)
 		if (parsed_text)
 			pfree(parsed_text);
 		parsed_text = MemoryContextStrdup(TopMemoryContext, clock_setting);
+		parsed_zone = session_timezone;
 		parsed_value = DatumGetTimestampTz(d);
 	}
 	return parsed_value;

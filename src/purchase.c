@@ -286,24 +286,28 @@ round_to_pack(int64 units, int64 pack)
 static const Oid book_types[3] = {INT8OID, TEXTOID, INT8OID};
 
 /*
- * The supplier and status of purchase order po_id; false when there is none. With
- * for_share, the row is locked FOR SHARE: that waits for a transaction changing it, and
- * fails with 40001 under REPEATABLE READ when it changed after the snapshot.
+ * The supplier and status of purchase order po_id; false when there is none. latest reads
+ * the order as last committed instead of as this statement's snapshot has it.
  */
 static bool
-po_read(int64 po_id, bool for_share, char **supplier, char **status)
+po_read(int64 po_id, bool latest, char **supplier, char **status)
 {
-	static SPIPlanPtr plans[2] = {NULL, NULL};
+	static SPIPlanPtr plan = NULL;
 	Datum		arg = Int64GetDatum(po_id);
+	int			rc;
 
-	bo_run(bo_prepare(&plans[for_share],
-					  for_share ?
-					  "SELECT supplier_id, status::pg_catalog.text FROM backorder.purchase_order"
-					  " WHERE po_id OPERATOR(pg_catalog.=) $1 FOR SHARE" :
-					  "SELECT supplier_id, status::pg_catalog.text FROM backorder.purchase_order"
-					  " WHERE po_id OPERATOR(pg_catalog.=) $1",
-					  1, (Oid[]) {INT8OID}),
-		   &arg, NULL, 1);
+	bo_prepare(&plan,
+			   "SELECT supplier_id, status::pg_catalog.text FROM backorder.purchase_order"
+			   " WHERE po_id OPERATOR(pg_catalog.=) $1",
+			   1, (Oid[]) {INT8OID});
+	if (latest)
+		rc = SPI_execute_snapshot(plan, &arg, NULL, GetLatestSnapshot(), InvalidSnapshot,
+								  true, false, 1);
+	else
+		rc = bo_run(plan, &arg, NULL, 1);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "backorder: reading purchase order " INT64_FORMAT " failed: %s", po_id,
+			 SPI_result_code_string(rc));
 	if (SPI_processed == 0)
 		return false;
 	*supplier = bo_col_text(0, 1);
@@ -336,13 +340,20 @@ po_receipt(StockEntry *e, int64 qty, bool has_po, int64 po_id)
 					(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
 					 errmsg("purchase order " INT64_FORMAT " does not exist", po_id)));
 		/*
-		 * A draft may be being issued: wait for that (READ COMMITTED then reads the issued
-		 * order), or fail with 40001 when it was issued after this transaction's snapshot
-		 * (REPEATABLE READ), so that the client retries instead of taking the order for a
-		 * wrong one.
+		 * A draft that the snapshot sees may have been issued since. READ COMMITTED books
+		 * against the issued order; REPEATABLE READ fails with 40001, so that the client
+		 * retries instead of taking the order for a wrong one. (An issue still in progress
+		 * is not waited for: the order is not issued yet, BO008.)
 		 */
-		if (strcmp(status, "issued") != 0 && strcmp(status, "received") != 0)
-			(void) po_read(po_id, true, &supplier, &status);
+		if (strcmp(status, "issued") != 0 && strcmp(status, "received") != 0 &&
+			po_read(po_id, true, &supplier, &status) &&
+			(strcmp(status, "issued") == 0 || strcmp(status, "received") == 0) &&
+			IsolationUsesXactSnapshot())
+			ereport(ERROR,
+					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+					 errmsg("could not serialize access due to concurrent update"),
+					 errdetail("Purchase order " INT64_FORMAT " was issued after this transaction's snapshot.",
+							   po_id)));
 		if (strcmp(status, "issued") != 0 && strcmp(status, "received") != 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_BO_WRONG_PO),

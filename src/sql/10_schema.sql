@@ -69,6 +69,9 @@ CREATE FUNCTION backorder.interval_nonnegative(i interval) RETURNS boolean
                  pg_catalog.date_part('day', i), pg_catalog.date_part('hour', i),
                  pg_catalog.date_part('minute', i), pg_catalog.date_part('second', i))
            OPERATOR(pg_catalog.>=) 0;
+-- every role that writes suppliers runs it, also where default privileges keep EXECUTE from
+-- PUBLIC: it reads nothing
+GRANT EXECUTE ON FUNCTION backorder.interval_nonnegative(interval) TO PUBLIC;
 
 -- Suppliers and how purchase orders to them are buffered.
 CREATE TABLE backorder.supplier (

@@ -396,3 +396,14 @@ SELECT p.supplier_id, p.name, p.pos_issued, p.pos_received, p.avg_promised_lead,
   FROM backorder.supplier_performance(backorder.engine_now()) p;
 COMMENT ON VIEW backorder.supplier_performance IS
     'backorder.supplier_performance(as_of) at backorder.engine_now()';
+
+-- Everything here reads as its caller, who needs SELECT on the tables (or views) anyway, and
+-- the views call these functions as their caller too: so EXECUTE is granted to PUBLIC
+-- explicitly, and the reports work for a role granted SELECT also where default privileges
+-- keep EXECUTE on new functions from PUBLIC (a common hardening).
+GRANT EXECUTE ON FUNCTION backorder.engine_now(), backorder.supply_schedule(timestamptz),
+    backorder.eta(bigint, timestamptz), backorder.check_sku_qty(text, bigint),
+    backorder.available_to_promise(text, bigint, timestamptz),
+    backorder.simulate_receipt(text, bigint),
+    backorder.backorder_rate(timestamptz, timestamptz),
+    backorder.supplier_performance(timestamptz), backorder.verify() TO PUBLIC;

@@ -9,7 +9,7 @@
 -- engine's item notes that needs a transaction where nothing was noted yet.
 -- psql settings, BEGIN (this file ends with ROLLBACK), SET CONSTRAINTS ALL IMMEDIATE, pg_temp.ln/it/lid
 \ir helpers.psql
-SELECT plan(15);
+SELECT plan(19);
 
 DROP EXTENSION backorder CASCADE;
 CREATE SCHEMA IF NOT EXISTS backorder;
@@ -90,6 +90,28 @@ SELECT is((SELECT seq_scan - :nt_seq0 FROM pg_stat_xact_user_tables WHERE relid 
           '3,000 lines over 20,000 items: one scan of item after at most 1,000 look-ups through its key');
 SELECT is((SELECT count(*) FROM backorder.order_line WHERE order_ref = 'nt' AND backordered_qty = 1), 3000::bigint,
           'and every line is there, waiting');
+
+-- A database whose default privileges keep EXECUTE from PUBLIC (a common hardening): the
+-- helpers that a supplier's CHECK and the promise functions call are granted to PUBLIC by
+-- the install script, so a role with the grants it needs for its own work gets on
+DROP EXTENSION backorder CASCADE;
+ALTER DEFAULT PRIVILEGES REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC;
+CREATE EXTENSION backorder;
+CREATE ROLE hardened_app;
+GRANT USAGE ON SCHEMA backorder TO hardened_app;
+GRANT SELECT ON ALL TABLES IN SCHEMA backorder TO hardened_app;
+GRANT SELECT, INSERT (supplier_id, name, lead_time, po_min_qty, po_max_wait),
+      UPDATE (lead_time, po_max_wait) ON backorder.supplier TO hardened_app;
+INSERT INTO backorder.item (sku) VALUES ('H1');
+SET ROLE hardened_app;
+SELECT lives_ok($$INSERT INTO backorder.supplier (supplier_id, lead_time, po_max_wait) VALUES ('hs', '3 days', '1 day')$$,
+                'hardened defaults: the app inserts a supplier (its CHECK calls interval_nonnegative)');
+SELECT lives_ok($$UPDATE backorder.supplier SET lead_time = '4 days' WHERE supplier_id = 'hs'$$,
+                'and updates its lead_time');
+SELECT is((SELECT available_now FROM backorder.available_to_promise('H1', 1)), 0::bigint,
+          'and asks available_to_promise (which calls engine_now, check_sku_qty, supply_schedule)');
+SELECT lives_ok($$SELECT * FROM backorder.verify()$$, 'and runs verify()');
+RESET ROLE;
 
 SELECT * FROM finish();
 ROLLBACK;
