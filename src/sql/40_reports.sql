@@ -151,6 +151,9 @@ CREATE FUNCTION backorder.available_to_promise(sku text, qty bigint,
 #variable_conflict use_column
 BEGIN
     PERFORM backorder.check_sku_qty(available_to_promise.sku, available_to_promise.qty);
+    IF available_to_promise.as_of IS NULL THEN
+        RAISE EXCEPTION 'as_of must not be null' USING ERRCODE = 'not_null_violation';
+    END IF;
     RETURN QUERY
     WITH it AS (
         SELECT i.sku, i.policy, i.backorder_limit, i.backordered, i.pack_size, i.supplier_id,

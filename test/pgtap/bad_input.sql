@@ -5,7 +5,7 @@
 -- Odd and long text values are accepted and round-trip exactly.
 -- psql settings, BEGIN (this file ends with ROLLBACK), SET CONSTRAINTS ALL IMMEDIATE, pg_temp.ln/it/lid
 \ir helpers.psql
-SELECT plan(344);
+SELECT plan(346);
 SET backorder.clock = '2026-02-01 09:00+00';
 
 -- helpers of this file (ln, it and lid come from helpers.psql) -------------------------
@@ -476,6 +476,8 @@ SELECT pg_temp.rejects($$SELECT * FROM backorder.available_to_promise('B', 0)$$,
                        '23514', 'qty must be positive', 'available_to_promise of 0 units');
 SELECT pg_temp.rejects($$SELECT * FROM backorder.available_to_promise('B', NULL)$$,
                        '23502', 'qty must not be null', 'available_to_promise of NULL units');
+SELECT pg_temp.rejects($$SELECT * FROM backorder.available_to_promise('B', 1, NULL)$$,
+                       '23502', 'as_of must not be null', 'available_to_promise as of NULL');
 SELECT pg_temp.rejects($$SELECT * FROM backorder.simulate_receipt(NULL, 5)$$,
                        '23502', 'sku must not be null', 'simulate_receipt of a NULL sku');
 SELECT pg_temp.rejects($$SELECT * FROM backorder.simulate_receipt('B', -1)$$,
