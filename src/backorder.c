@@ -227,12 +227,8 @@ bo_now(void)
 											ObjectIdGetDatum(InvalidOid),
 											Int32GetDatum(-1));
 
-		/* written into maintained columns: infinity would break the reports' arithmetic */
-		if (TIMESTAMP_NOT_FINITE(DatumGetTimestampTz(d)))
-			ereport(ERROR,
-					(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
-					 errmsg("backorder.clock must be a finite time"),
-					 errdetail("It is \"%s\".", clock_setting)));
+		/* check_clock let only finite times in the years 1 to 99999 through */
+		Assert(!TIMESTAMP_NOT_FINITE(DatumGetTimestampTz(d)));
 		if (parsed_text)
 			pfree(parsed_text);
 		parsed_text = MemoryContextStrdup(TopMemoryContext, clock_setting);

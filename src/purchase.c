@@ -315,6 +315,13 @@ po_read(int64 po_id, bool latest, char **supplier, char **status)
 	return true;
 }
 
+/* Can a receipt be booked against an order of this status (over-receipt included)? */
+static bool
+po_receivable(const char *status)
+{
+	return strcmp(status, "issued") == 0 || strcmp(status, "received") == 0;
+}
+
 /*
  * Book a receipt against purchase-order lines (the item is locked): against po_id
  * when given, else against the oldest issued orders that still miss units of the item.
@@ -345,16 +352,14 @@ po_receipt(StockEntry *e, int64 qty, bool has_po, int64 po_id)
 		 * retries instead of taking the order for a wrong one. (An issue still in progress
 		 * is not waited for: the order is not issued yet, BO008.)
 		 */
-		if (strcmp(status, "issued") != 0 && strcmp(status, "received") != 0 &&
-			po_read(po_id, true, &supplier, &status) &&
-			(strcmp(status, "issued") == 0 || strcmp(status, "received") == 0) &&
-			IsolationUsesXactSnapshot())
+		if (!po_receivable(status) && po_read(po_id, true, &supplier, &status) &&
+			po_receivable(status) && IsolationUsesXactSnapshot())
 			ereport(ERROR,
 					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
 					 errmsg("could not serialize access due to concurrent update"),
 					 errdetail("Purchase order " INT64_FORMAT " was issued after this transaction's snapshot.",
 							   po_id)));
-		if (strcmp(status, "issued") != 0 && strcmp(status, "received") != 0)
+		if (!po_receivable(status))
 			ereport(ERROR,
 					(errcode(ERRCODE_BO_WRONG_PO),
 					 errmsg("purchase order " INT64_FORMAT " is %s and cannot be received against",
@@ -369,7 +374,7 @@ po_receipt(StockEntry *e, int64 qty, bool has_po, int64 po_id)
 		bo_run(bo_prepare(&book, BOOK_SQL, 3, book_types), args, NULL, 0);
 		if (SPI_processed == 0)
 		{
-			/* no line, or one whose received units would overflow */
+			/* a line whose received units would overflow, or no line */
 			bo_run(bo_prepare(&get_line,
 							  "SELECT received_qty FROM backorder.purchase_order_line"
 							  " WHERE po_id OPERATOR(pg_catalog.=) $1 AND sku OPERATOR(pg_catalog.=) $2",
@@ -377,22 +382,21 @@ po_receipt(StockEntry *e, int64 qty, bool has_po, int64 po_id)
 				   args, NULL, 1);
 			if (SPI_processed > 0)
 				(void) bo_add(bo_col_int8(0, 1, 0), qty);	/* quantity out of range */
-		}
-		if (SPI_processed == 0 && (e->supplier_id == NULL || strcmp(supplier, e->supplier_id) != 0))
-			ereport(ERROR,
-					(errcode(ERRCODE_BO_WRONG_PO),
-					 errmsg("purchase order " INT64_FORMAT " is not from the supplier of item \"%s\"",
-							po_id, e->sku),
-					 e->supplier_id ?
-					 errdetail("The order is from supplier \"%s\"; the item's supplier is \"%s\".",
-							   supplier, e->supplier_id) :
-					 errdetail("The order is from supplier \"%s\"; the item has no supplier.",
-							   supplier)));
-		if (SPI_processed == 0)
+			if (e->supplier_id == NULL || strcmp(supplier, e->supplier_id) != 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_BO_WRONG_PO),
+						 errmsg("purchase order " INT64_FORMAT " is not from the supplier of item \"%s\"",
+								po_id, e->sku),
+						 e->supplier_id ?
+						 errdetail("The order is from supplier \"%s\"; the item's supplier is \"%s\".",
+								   supplier, e->supplier_id) :
+						 errdetail("The order is from supplier \"%s\"; the item has no supplier.",
+								   supplier)));
 			ereport(ERROR,
 					(errcode(ERRCODE_BO_WRONG_PO),
 					 errmsg("purchase order " INT64_FORMAT " has no line for item \"%s\"",
 							po_id, e->sku)));
+		}
 		ordered = bo_col_int8(0, 1, 0);
 		received = bo_col_int8(0, 2, 0);
 		note_booked(po_id);
