@@ -1,0 +1,83 @@
+-- item_places.sql: an order finds its item where the primary key led this session before
+-- (stock.c, "Places"), and falls back on the index whenever that place no longer holds
+-- the item's row: after the row moved to another page, after the item was deleted and
+-- created again, after vacuum gave its line pointer to another item, and after a rewrite
+-- of the table. Each scenario orders again in the same session and checks that the order
+-- booked against the item's live row.
+-- Unlike the other files, this one commits as it goes (the places outlive transactions,
+-- and VACUUM cannot run in one); each file runs in a database of its own.
+\set ON_ERROR_STOP 1
+\set QUIET 1
+\pset format unaligned
+\pset tuples_only true
+\pset pager off
+
+SELECT plan(13);
+
+CREATE FUNCTION pg_temp.it(s text) RETURNS text LANGUAGE sql AS $$
+    SELECT format('on_hand=%s alloc=%s back=%s', on_hand, allocated, backordered)
+      FROM backorder.item WHERE sku = s $$;
+CREATE FUNCTION pg_temp.ctid(s text) RETURNS tid LANGUAGE sql AS $$
+    SELECT ctid FROM backorder.item WHERE sku = s $$;
+
+-- 1. A line pointer that vacuum gave to another item ----------------------------------
+-- V1's place is noted by an order that fails ('deny', no stock); V1 is deleted, vacuum
+-- frees its line pointer, and V2 takes it: the place now holds a row the session's
+-- snapshot sees, of another sku.
+INSERT INTO backorder.item (sku, policy) VALUES ('V1', 'deny');
+CREATE TEMP TABLE v1_was AS SELECT pg_temp.ctid('V1') AS t;
+SELECT throws_ok($$INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('v0', 'V1', 1)$$,
+                 'BO001', NULL, 'V1: a deny item without stock refuses the order (its place is noted)');
+DELETE FROM backorder.item WHERE sku = 'V1';
+VACUUM (INDEX_CLEANUP ON) backorder.item;
+INSERT INTO backorder.item (sku) VALUES ('V2');
+SELECT is(pg_temp.ctid('V2'), (SELECT t FROM v1_was), 'V2 took the line pointer V1 had');
+INSERT INTO backorder.item (sku) VALUES ('V1');
+INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('v1', 'V1', 3);
+SELECT is(pg_temp.it('V1') || ' / ' || pg_temp.it('V2'), 'on_hand=0 alloc=0 back=3 / on_hand=0 alloc=0 back=0',
+          'V1: the order booked against the new V1, not against V2 at the old place');
+
+-- 2. An item deleted and created again ------------------------------------------------
+INSERT INTO backorder.item (sku, policy) VALUES ('D', 'deny');
+CREATE TEMP TABLE d_was AS SELECT pg_temp.ctid('D') AS t;
+SELECT throws_ok($$INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('d0', 'D', 1)$$,
+                 'BO001', NULL, 'D: a deny item without stock refuses the order (its place is noted)');
+DELETE FROM backorder.item WHERE sku = 'D';
+INSERT INTO backorder.item (sku) VALUES ('D');
+SELECT isnt(pg_temp.ctid('D'), (SELECT t FROM d_was), 'D: the new row is elsewhere');
+INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('d1', 'D', 2);
+SELECT is(pg_temp.it('D'), 'on_hand=0 alloc=0 back=2', 'D: the order booked against the new row');
+
+-- 3. A row moved to another page by a non-HOT update -----------------------------------
+-- One transaction updates M until its page has no room for another version: the next
+-- version goes to another page, the end of the HOT chain the place points at.
+INSERT INTO backorder.item (sku) VALUES ('M');
+INSERT INTO backorder.receipt (sku, qty) VALUES ('M', 100);
+INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('m1', 'M', 1);
+CREATE TEMP TABLE m_was AS SELECT pg_temp.ctid('M') AS t;
+DO $$
+BEGIN
+    FOR i IN 1 .. 200 LOOP
+        UPDATE backorder.item SET backorder_limit = i WHERE sku = 'M';
+    END LOOP;
+    UPDATE backorder.item SET backorder_limit = NULL WHERE sku = 'M';
+END $$;
+SELECT isnt((pg_temp.ctid('M')::text::point)[0], ((SELECT t FROM m_was)::text::point)[0],
+            'M: its row moved to another page');
+INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('m2', 'M', 4);
+SELECT is((SELECT allocated_qty FROM backorder.order_line WHERE order_ref = 'm2'), 4::bigint,
+          'M: the order after the move is allocated');
+SELECT is(pg_temp.it('M'), 'on_hand=100 alloc=5 back=0', 'M: the moved row has both orders');
+
+-- 4. A rewrite of the table -----------------------------------------------------------
+CREATE TEMP TABLE file_was AS SELECT pg_relation_filenode('backorder.item') AS f;
+VACUUM FULL backorder.item;
+SELECT isnt(pg_relation_filenode('backorder.item'), (SELECT f FROM file_was), 'item has a new file');
+INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('m3', 'M', 2), ('d2', 'D', 1);
+SELECT is(pg_temp.it('M') || ' / ' || pg_temp.it('D'), 'on_hand=100 alloc=7 back=0 / on_hand=0 alloc=0 back=3',
+          'M and D: orders after the rewrite booked against the rewritten rows');
+
+SELECT is_empty('SELECT * FROM backorder.verify()', 'verify() is empty at the end');
+SELECT is((SELECT count(*) FROM backorder.order_line), 6::bigint, 'every order line is there');
+
+SELECT * FROM finish();
