@@ -324,7 +324,8 @@ po_receivable(const char *status)
 
 /*
  * Book a receipt against purchase-order lines (the item is locked): against po_id
- * when given, else against the oldest issued orders that still miss units of the item.
+ * when given, else against the issued orders that still miss units of the item, the one
+ * expected first first (the order in which the promises of supply_schedule count them).
  */
 void
 po_receipt(StockEntry *e, int64 qty, bool has_po, int64 po_id)
@@ -421,7 +422,7 @@ po_receipt(StockEntry *e, int64 qty, bool has_po, int64 po_id)
 						  " WHERE l.sku OPERATOR(pg_catalog.=) $1"
 						  "   AND p.status OPERATOR(pg_catalog.=) 'issued'::backorder.po_status"
 						  "   AND l.received_qty OPERATOR(pg_catalog.<) l.qty"
-						  " ORDER BY p.issued_at, p.po_id",
+						  " ORDER BY p.expected_at, p.po_id",
 						  1, (Oid[]) {TEXTOID}),
 			   args, NULL, 0);
 		n = SPI_processed;

@@ -189,7 +189,7 @@ BEGIN
                                    JOIN backorder.purchase_order p ON p.po_id = pl.po_id
                                   WHERE pl.sku = it.sku
                                     AND p.status = 'issued'::backorder.po_status
-                                    AND pl.qty > pl.received_qty), 0) AS short) x),
+                                    AND pl.qty > pl.received_qty)::bigint, 0) AS short) x),
     supply AS (
         SELECT s.source, s.po_id, s.arrival, s.units
           FROM backorder.supply_schedule(available_to_promise.as_of) s

@@ -8,7 +8,7 @@
 -- Every scenario ends with backorder.verify() being empty.
 -- psql settings, BEGIN (this file ends with ROLLBACK), SET CONSTRAINTS ALL IMMEDIATE, pg_temp.ln/it/lid
 \ir helpers.psql
-SELECT plan(187);
+SELECT plan(193);
 SET backorder.clock = '2026-01-05 10:00+00';
 
 -- helpers of this file (ln, it and lid come from helpers.psql) -------------------------
@@ -707,6 +707,37 @@ SELECT throws_ok($$INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES
 DROP TRIGGER "0_audit" ON backorder.order_line;
 SELECT is(pg_temp.it('TO1'), 'on_hand=10 alloc=9 back=0 incoming=0 avail=1', 'the failed statements left TO1 as it was');
 SELECT is_empty($$SELECT * FROM backorder.verify() WHERE sku = 'TO1'$$, 'verify() has nothing about TO1');
+
+
+-- 20. promises and receipts against purchase orders of different lead times. A promise
+-- counts the draft as the order would leave it, rounded up to whole packs (5 here, below
+-- the minimum of 6: the draft is due only when its demand has waited po_max_wait); a
+-- receipt without po_id is booked against the order expected first, as the promises count
+-- it, not the one issued first.
+SET backorder.clock = '2026-07-01 00:00+00';
+INSERT INTO backorder.supplier (supplier_id, lead_time, po_min_qty, po_max_wait) VALUES ('pk', '7 days', 6, '2 days');
+INSERT INTO backorder.item (sku, supplier_id, pack_size) VALUES ('PK1', 'pk', 5);
+SELECT is((SELECT promise_at FROM backorder.available_to_promise('PK1', 2)), '2026-07-10 00:00+00'::timestamptz,
+          'available_to_promise: 2 units round up to a pack of 5, below the minimum: due after po_max_wait, then the lead time');
+INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('pk1', 'PK1', 2);
+SELECT is(backorder.eta(pg_temp.lid('pk1')), '2026-07-10 00:00+00'::timestamptz, 'the order then placed gets that date');
+INSERT INTO backorder.supplier (supplier_id, lead_time, po_min_qty) VALUES ('slow', '10 days', 1), ('fast', '2 days', 1);
+INSERT INTO backorder.item (sku, supplier_id) VALUES ('RB', 'slow');
+SET backorder.clock = '2026-02-01 00:00+00';
+INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('rb1', 'RB', 4);   -- slow's order, expected 02-11
+UPDATE backorder.item SET supplier_id = 'fast' WHERE sku = 'RB';
+SET backorder.clock = '2026-02-02 00:00+00';
+INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('rb2', 'RB', 4);   -- fast's order, expected 02-04
+SET backorder.clock = '2026-02-04 00:00+00';
+INSERT INTO backorder.receipt (sku, qty) VALUES ('RB', 4);
+SELECT is((SELECT string_agg(p.supplier_id || ' ' || p.status || ' ' || l.received_qty, ', ' ORDER BY p.po_id)
+             FROM backorder.purchase_order p JOIN backorder.purchase_order_line l USING (po_id) WHERE l.sku = 'RB'),
+          'slow issued 0, fast received 4', 'a receipt without po_id is booked against the order expected first');
+SELECT is(backorder.eta(pg_temp.lid('rb2')), '2026-02-11 00:00+00'::timestamptz,
+          'the line still waiting expects the slow order, still open');
+SELECT is((SELECT late_deliveries FROM backorder.supplier_performance('2026-02-05 00:00+00') WHERE supplier_id = 'fast'),
+          0::bigint, 'the fast supplier delivered on time');
+SELECT is_empty($$SELECT * FROM backorder.verify() WHERE sku IN ('PK1', 'RB')$$, 'verify() has nothing about them');
 
 
 SELECT * FROM finish();
