@@ -1518,13 +1518,14 @@ bo_indexes_insert(BoIndexSet *s, HeapTuple tup)
 	ExecClearTuple(s->slot);
 }
 
+/* Close the indexes; their locks are kept to the end of the transaction, as the executor keeps them. */
 void
 bo_indexes_close(BoIndexSet *s)
 {
 	int			i;
 
 	for (i = 0; i < s->n; i++)
-		index_close(s->rels[i], RowExclusiveLock);
+		index_close(s->rels[i], NoLock);
 	if (s->estate)
 		FreeExecutorState(s->estate);
 	ExecDropSingleTupleTableSlot(s->slot);

@@ -201,7 +201,7 @@ key_scan_end(KeyScan *k)
 	index_endscan(k->scan);
 	ExecDropSingleTupleTableSlot(k->slot);
 	UnregisterSnapshot(k->snap);
-	index_close(k->idx, AccessShareLock);
+	index_close(k->idx, NoLock);
 	table_close(k->rel, NoLock);
 }
 

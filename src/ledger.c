@@ -440,7 +440,7 @@ fill_direct(StockEntry *e, WalkState *w, int64 units)
 	ExecDropSingleTupleTableSlot(slot);
 	index_endscan(scan);
 	UnregisterSnapshot(snap);
-	index_close(idx, AccessShareLock);
+	index_close(idx, NoLock);
 	table_close(rel, NoLock);
 
 	if (w->remaining > 0 || (head == 0) != (waiting_after == 0))

@@ -335,7 +335,7 @@ find_item_row(Relation rel, const char *sku, Snapshot snap, TupleTableSlot *slot
 	if (found)
 		pgstat_count_heap_fetch(idx);
 	index_endscan(scan);
-	index_close(idx, AccessShareLock);
+	index_close(idx, NoLock);
 	return found;
 }
 
