@@ -245,9 +245,11 @@ slot_has_sku(Relation rel, TupleTableSlot *slot, const char *sku)
  * was 7% of the instructions of such an order. Like a hint, a place is only where to
  * look: the row is used only when the snapshot sees a version there and its sku is the
  * one sought (the primary key lets a snapshot see one row per sku); otherwise, after a
- * non-HOT update, a delete, or a line pointer reused by vacuum, the index is asked
- * again. Kept for the life of the backend, for one file of the item table (a rewrite
- * empties them), and emptied when they reach PLACES_MAX.
+ * non-HOT update, a delete, or a line pointer reused by vacuum, the place is dropped and
+ * the index asked again. A place past the end of the table (a vacuum truncated it; an
+ * index entry never points there, since vacuum removes the entries first) is not read.
+ * Kept for the life of the backend, for one file of the item table (a rewrite empties
+ * them), and emptied when they reach PLACES_MAX.
  */
 #define PLACES_MAX 65536
 
@@ -310,12 +312,16 @@ find_item_row(Relation rel, const char *sku, Snapshot snap, TupleTableSlot *slot
 	{
 		bool		all_dead = false;
 
-		if (fetch_chain(rel, &place->root, snap, slot, &all_dead))
+		/* the table may have been truncated by a vacuum since (its file stays the same) */
+		if (ItemPointerGetBlockNumber(&place->root) < RelationGetNumberOfBlocks(rel) &&
+			fetch_chain(rel, &place->root, snap, slot, &all_dead))
 		{
 			if (slot_has_sku(rel, slot, sku))
 				return true;
 			ExecClearTuple(slot);
 		}
+		pfree(place->sku);		/* hash_search finds it by the caller's copy */
+		hash_search(places, &sku, HASH_REMOVE, NULL);
 	}
 	idx = index_open(RelationGetPrimaryKeyIndex(rel), AccessShareLock);
 	ScanKeyEntryInitialize(&key, 0, 1, BTEqualStrategyNumber, InvalidOid,

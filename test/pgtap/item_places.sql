@@ -1,9 +1,9 @@
 -- item_places.sql: an order finds its item where the primary key led this session before
 -- (stock.c, "Places"), and falls back on the index whenever that place no longer holds
 -- the item's row: after the row moved to another page, after the item was deleted and
--- created again, after vacuum gave its line pointer to another item, and after a rewrite
--- of the table. Each scenario orders again in the same session and checks that the order
--- booked against the item's live row.
+-- created again, after vacuum gave its line pointer to another item, after a rewrite of
+-- the table, and after vacuum truncated the table below the place. Each scenario orders
+-- again in the same session and checks that the order booked against the item's live row.
 -- Unlike the other files, this one commits as it goes (the places outlive transactions,
 -- and VACUUM cannot run in one); each file runs in a database of its own.
 \set ON_ERROR_STOP 1
@@ -12,7 +12,7 @@
 \pset tuples_only true
 \pset pager off
 
-SELECT plan(13);
+SELECT plan(17);
 
 CREATE FUNCTION pg_temp.it(s text) RETURNS text LANGUAGE sql AS $$
     SELECT format('on_hand=%s alloc=%s back=%s', on_hand, allocated, backordered)
@@ -77,7 +77,24 @@ INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('m3', 'M', 2), ('
 SELECT is(pg_temp.it('M') || ' / ' || pg_temp.it('D'), 'on_hand=100 alloc=7 back=0 / on_hand=0 alloc=0 back=3',
           'M and D: orders after the rewrite booked against the rewritten rows');
 
+-- 5. A place past the end of the table: vacuum truncated it --------------------------------
+-- T3000's place is noted in the table's last page; the items after T2000 are deleted and
+-- vacuum gives their pages back: the place is not read (an error "could not read block"
+-- before), and the order finds no such item, as an order for an unknown sku does.
+INSERT INTO backorder.item (sku, policy) SELECT 'T' || lpad(g::text, 4, '0'), 'deny' FROM generate_series(1, 3000) g;
+SELECT throws_ok($$INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('t0', 'T3000', 1)$$,
+                 'BO001', NULL, 'T3000: a deny item without stock refuses the order (its place is noted)');
+CREATE TEMP TABLE t_was AS SELECT pg_relation_size('backorder.item') AS size;
+DELETE FROM backorder.item WHERE sku > 'T2000' AND sku LIKE 'T%';
+VACUUM backorder.item;
+SELECT cmp_ok(pg_relation_size('backorder.item'), '<', (SELECT size FROM t_was), 'vacuum truncated the item table');
+SELECT throws_ok($$INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('t1', 'T3000', 1)$$,
+                 '23503', NULL, 'T3000: deleted, its place past the end: no such item');
+INSERT INTO backorder.item (sku) VALUES ('T3000');
+INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('t2', 'T3000', 2);
+SELECT is(pg_temp.it('T3000'), 'on_hand=0 alloc=0 back=2', 'T3000 created again: the order booked against it');
+
 SELECT is_empty('SELECT * FROM backorder.verify()', 'verify() is empty at the end');
-SELECT is((SELECT count(*) FROM backorder.order_line), 6::bigint, 'every order line is there');
+SELECT is((SELECT count(*) FROM backorder.order_line), 7::bigint, 'every order line is there');
 
 SELECT * FROM finish();
