@@ -57,6 +57,8 @@
 #define SUCCEED_MS		1000	/* a worker that failed with work left: its successor's pause */
 #define POLL_MS			2		/* a worker with recent work reads its ring this often */
 #define NAP_AFTER_MS	100		/* and asks to be woken instead after this long without */
+#define REGISTER_NAP_US	100		/* a commit waiting while a worker is registered naps this */
+#define REGISTER_WAITS	1000	/* that many times at most, then notifies by itself */
 
 /* states of a ring position */
 #define POS_EMPTY	0			/* free, or reserved and not yet published */
@@ -68,6 +70,7 @@ typedef struct NotifyRing
 	Oid			dboid;			/* the database served, InvalidOid: unused */
 	pid_t		worker_pid;		/* the attached worker, 0: none */
 	bool		starting;		/* a worker was registered and has not attached yet */
+	bool		registering;	/* a backend is registering one: whether it can is not known */
 	TimestampTz start_requested;
 	Latch	   *latch;			/* the attached worker's latch */
 	uint64		head;			/* next position to reserve */
@@ -79,7 +82,7 @@ typedef struct NotifyRing
 
 typedef struct NotifyShared
 {
-	slock_t		mutex;			/* guards dboid, worker_pid, starting, latch, head, tail */
+	slock_t		mutex;			/* guards every field of the rings but first/count/state */
 	NotifyRing	rings[NOTIFY_DBS];
 } NotifyShared;
 
@@ -263,6 +266,42 @@ ring_starting(const NotifyRing *c, TimestampTz now)
 }
 
 /*
+ * Register a worker for ring r, whose starting and registering the caller set (with the
+ * mutex held). While it registers, committing backends wait to reserve on the ring (see
+ * notify_precommit): one that reserved meanwhile, counting on a worker that then could not
+ * be registered, would leave its ids to the next notifying commit, where it should have
+ * notified them itself. True when registered; on failure the ring is not starting.
+ */
+static void
+registered(NotifyRing *ring, bool ok)
+{
+	SpinLockAcquire(&shared->mutex);
+	ring->registering = false;
+	if (!ok)
+		ring->starting = false;
+	SpinLockRelease(&shared->mutex);
+}
+
+static bool
+register_worker(NotifyRing *ring, int r, Oid dboid, bool pause)
+{
+	bool		ok = false;
+
+	PG_TRY();
+	{
+		ok = start_worker(r, dboid, pause);
+	}
+	PG_CATCH();
+	{
+		registered(ring, false);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	registered(ring, ok);
+	return ok;
+}
+
+/*
  * Free the rings that still hold ids of a database that no longer exists (its worker was
  * terminated by DROP DATABASE ... WITH (FORCE) before it sent them, and its successor
  * could not connect): nothing would ever free them. True when one was freed. Called
@@ -317,6 +356,7 @@ notify_precommit(void)
 				free_r = -1;
 	bool		need_start = false;
 	bool		reclaimed = false;
+	int			waits = 0;
 	TimestampTz now = GetCurrentTimestamp();
 	uint64		start = 0;
 	bool		room;
@@ -331,6 +371,8 @@ notify_precommit(void)
 		return;
 	}
 retry:
+	ring = NULL;
+	free_r = -1;
 	SpinLockAcquire(&shared->mutex);
 	for (r = 0; r < NOTIFY_DBS; r++)
 	{
@@ -362,12 +404,27 @@ retry:
 		ring->head = ring->tail = 0;
 		ring->worker_pid = 0;
 		ring->starting = false;
+		ring->registering = false;
 		ring->latch = NULL;
+	}
+	if (ring != NULL && ring->registering)
+	{
+		/* whether a worker will come is being decided: a moment (bounded: see above) */
+		SpinLockRelease(&shared->mutex);
+		if (++waits > REGISTER_WAITS)
+		{
+			notify_directly();
+			return;
+		}
+		pg_usleep(REGISTER_NAP_US);
+		now = GetCurrentTimestamp();
+		goto retry;
 	}
 	if (ring != NULL && ring->worker_pid == 0 && !ring_starting(ring, now))
 	{
 		/* whether or not there is room for these ids: what the ring holds needs a reader */
 		ring->starting = true;
+		ring->registering = true;
 		ring->start_requested = now;
 		need_start = true;
 	}
@@ -390,7 +447,7 @@ retry:
 		reserved_start = start;
 		reserved_n = npending;
 	}
-	if (need_start && !start_worker(r, MyDatabaseId, false))
+	if (need_start && !register_worker(ring, r, MyDatabaseId, false))
 	{
 		bool		undone = false;
 
@@ -398,9 +455,10 @@ retry:
 		 * No worker: these ids go directly, and the positions they reserved are given back
 		 * when nobody reserved after them (else voided, for a later worker to skip), so
 		 * that the ring does not fill with void positions while no worker can start.
+		 * (Positions reserved before this transaction's are those of commits that found a
+		 * worker attached or registered: no commit reserves while one registers.)
 		 */
 		SpinLockAcquire(&shared->mutex);
-		ring->starting = false;
 		if (room && ring->head == start + reserved_n)
 		{
 			ring->head = start;
@@ -497,20 +555,17 @@ notifier_detach(int code, Datum arg)
 		ring->worker_pid = 0;
 		ring->latch = NULL;
 		if (notifier_connected && !notifier_terminated && ring->head != ring->tail &&
-			!ring_starting(ring, now))
+			!ring_starting(ring, now) && !ring->registering)
 		{
 			ring->starting = true;
+			ring->registering = true;
 			ring->start_requested = now;
 			dboid = ring->dboid;
 		}
 	}
 	SpinLockRelease(&shared->mutex);
-	if (OidIsValid(dboid) && !start_worker(r, dboid, true))
-	{
-		SpinLockAcquire(&shared->mutex);
-		ring->starting = false;
-		SpinLockRelease(&shared->mutex);
-	}
+	if (OidIsValid(dboid))
+		(void) register_worker(ring, r, dboid, true);
 }
 
 /* How far a worker read its ring: what ring_release gives up once the ids are sent. */

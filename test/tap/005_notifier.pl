@@ -446,5 +446,23 @@ order($noslot, 'postgres', "ns$_") for 1 .. 20;
 heard_all($noslot_listener, $noslot, 'postgres', 'no worker slot: every event was heard (notified by the committing sessions)');
 is($noslot->safe_psql('postgres', q{SELECT coalesce(sum(waiting_runs), 0) FROM backorder.notifier_rings()}),
 	'0', 'and no position is left on the ring');
+
+# the same with commits at the same time (eight sessions, an item each, so that their commits
+# overlap): a commit that reserved on the ring while another tried to register a worker, and
+# that other then could not, left its ids on the ring for a later commit (about 0.5% of them)
+$noslot->safe_psql('postgres', 'CREATE DATABASE conc');
+$noslot->safe_psql('conc', q{CREATE EXTENSION backorder;
+	INSERT INTO backorder.item (sku) SELECT 'C' || g FROM generate_series(1, 8) g});
+$noslot_listener = start_listener($noslot, 'conc');
+$noslot->pgbench(
+	'--no-vacuum --client=8 --jobs=2 --transactions=500',
+	0, [qr{processed: 4000/4000}], [qr{^$}],
+	'no worker slot: eight sessions order at once',
+	{ 'noslot_orders' => q{INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('c' || :client_id, 'C' || (:client_id + 1), 1);} },
+	'conc');
+heard_all($noslot_listener, $noslot, 'conc',
+	'no worker slot, commits at the same time: every event was heard');
+is($noslot->safe_psql('conc', q{SELECT coalesce(sum(waiting_runs), 0) FROM backorder.notifier_rings()}),
+	'0', 'and no position is left on the ring');
 $noslot->stop;
 done_testing();
