@@ -59,6 +59,7 @@
 #define NAP_AFTER_MS	100		/* and asks to be woken instead after this long without */
 #define REGISTER_NAP_US	100		/* a commit waiting while a worker is registered naps this */
 #define REGISTER_WAITS	1000	/* that many times at most, then notifies by itself */
+#define REGISTER_STALE_MS 1000	/* a registration older is taken for abandoned (a FATAL) */
 
 /* states of a ring position */
 #define POS_EMPTY	0			/* free, or reserved and not yet published */
@@ -407,7 +408,8 @@ retry:
 		ring->registering = false;
 		ring->latch = NULL;
 	}
-	if (ring != NULL && ring->registering)
+	if (ring != NULL && ring->registering &&
+		!TimestampDifferenceExceeds(ring->start_requested, now, REGISTER_STALE_MS))
 	{
 		/* whether a worker will come is being decided: a moment (bounded: see above) */
 		SpinLockRelease(&shared->mutex);
@@ -555,7 +557,7 @@ notifier_detach(int code, Datum arg)
 		ring->worker_pid = 0;
 		ring->latch = NULL;
 		if (notifier_connected && !notifier_terminated && ring->head != ring->tail &&
-			!ring_starting(ring, now) && !ring->registering)
+			!ring_starting(ring, now))
 		{
 			ring->starting = true;
 			ring->registering = true;

@@ -224,106 +224,16 @@ fetch_chain(Relation rel, ItemPointer tid, Snapshot snap, TupleTableSlot *slot, 
 	return found;
 }
 
-/* Does the item row in slot have this sku? */
-static bool
-slot_has_sku(Relation rel, TupleTableSlot *slot, const char *sku)
-{
-	bool		isnull;
-	text	   *t;
-
-	bo_colmap(rel, &item_cols);
-	t = DatumGetTextPP(slot_getattr(slot, item_cols.attnums[IC_SKU], &isnull));
-	return !isnull && VARSIZE_ANY_EXHDR(t) == strlen(sku) &&
-		memcmp(VARDATA_ANY(t), sku, VARSIZE_ANY_EXHDR(t)) == 0;
-}
-
-/*
- * Places. Where the primary key last led this backend for each sku: the root of the
- * row's HOT chain, which stays where it is while the engine's updates of the counters
- * (HOT: no index covers a counter) add versions to the chain. A single-line order
- * then finds its item by following that chain instead of descending item_pkey, which
- * was 7% of the instructions of such an order. Like a hint, a place is only where to
- * look: the row is used only when the snapshot sees a version there and its sku is the
- * one sought (the primary key lets a snapshot see one row per sku); otherwise, after a
- * non-HOT update, a delete, or a line pointer reused by vacuum, the place is dropped and
- * the index asked again. A place past the end of the table (a vacuum truncated it; an
- * index entry never points there, since vacuum removes the entries first) is not read.
- * Kept for the life of the backend, for one file of the item table (a rewrite empties
- * them), and emptied when they reach PLACES_MAX.
- */
-#define PLACES_MAX 65536
-
-typedef struct ItemPlace
-{
-	char	   *sku;			/* hash key: the entry's own copy */
-	ItemPointerData root;
-} ItemPlace;
-
-static MemoryContext places_cxt = NULL;
-static HTAB *places = NULL;
-static RelFileNode places_node;
-
-static ItemPlace *
-place_find(Relation rel, const char *sku)
-{
-	if (places == NULL || !RelFileNodeEquals(rel->rd_node, places_node))
-		return NULL;
-	return hash_search(places, &sku, HASH_FIND, NULL);
-}
-
-static void
-place_note(Relation rel, const char *sku, ItemPointer root)
-{
-	ItemPlace  *p;
-	bool		found;
-
-	if (places != NULL &&
-		(!RelFileNodeEquals(rel->rd_node, places_node) || hash_get_num_entries(places) >= PLACES_MAX))
-	{
-		MemoryContextReset(places_cxt);
-		places = NULL;
-	}
-	if (places == NULL)
-	{
-		if (places_cxt == NULL)
-			places_cxt = AllocSetContextCreate(TopMemoryContext, "backorder item places",
-											   ALLOCSET_DEFAULT_SIZES);
-		places = bo_string_hash("backorder item places", sizeof(ItemPlace), places_cxt);
-		places_node = rel->rd_node;
-	}
-	p = hash_search(places, &sku, HASH_ENTER, &found);
-	if (!found)
-		p->sku = MemoryContextStrdup(places_cxt, sku);
-	p->root = *root;
-}
-
 /* Find an item's row through its primary key, as snap sees it, into slot. */
 static bool
 find_item_row(Relation rel, const char *sku, Snapshot snap, TupleTableSlot *slot)
 {
-	ItemPlace  *place = place_find(rel, sku);
-	Relation	idx;
+	Relation	idx = index_open(RelationGetPrimaryKeyIndex(rel), AccessShareLock);
 	IndexScanDesc scan;
 	ScanKeyData key;
 	ItemPointer tid;
 	bool		found = false;
 
-	if (place)
-	{
-		bool		all_dead = false;
-
-		/* the table may have been truncated by a vacuum since (its file stays the same) */
-		if (ItemPointerGetBlockNumber(&place->root) < RelationGetNumberOfBlocks(rel) &&
-			fetch_chain(rel, &place->root, snap, slot, &all_dead))
-		{
-			if (slot_has_sku(rel, slot, sku))
-				return true;
-			ExecClearTuple(slot);
-		}
-		pfree(place->sku);		/* hash_search finds it by the caller's copy */
-		hash_search(places, &sku, HASH_REMOVE, NULL);
-	}
-	idx = index_open(RelationGetPrimaryKeyIndex(rel), AccessShareLock);
 	ScanKeyEntryInitialize(&key, 0, 1, BTEqualStrategyNumber, InvalidOid,
 						   idx->rd_indcollation[0], F_TEXTEQ, CStringGetTextDatum(sku));
 	scan = index_beginscan(rel, idx, snap, 1, 0);
@@ -335,8 +245,6 @@ find_item_row(Relation rel, const char *sku, Snapshot snap, TupleTableSlot *slot
 		found = fetch_chain(rel, tid, snap, slot, &all_dead);
 		/* as an index scan does: a chain dead to everyone marks its index entry dead */
 		scan->kill_prior_tuple = all_dead && !scan->xactStartedInRecovery;
-		if (found)
-			place_note(rel, sku, tid);
 	}
 	if (found)
 		pgstat_count_heap_fetch(idx);
@@ -617,10 +525,16 @@ count_miss(Relation rel, Snapshot snap)
 static bool
 fetch_hinted(Relation rel, StockEntry *hint, Snapshot snap, TupleTableSlot *slot)
 {
+	bool		isnull;
+	text	   *t;
+
 	if (!RelFileNodeEquals(rel->rd_node, hints_node) ||
 		!table_tuple_fetch_row_version(rel, &hint->tid, snap, slot))
 		return false;
-	if (slot_has_sku(rel, slot, hint->sku))
+	bo_colmap(rel, &item_cols);
+	t = DatumGetTextPP(slot_getattr(slot, item_cols.attnums[IC_SKU], &isnull));
+	if (!isnull && VARSIZE_ANY_EXHDR(t) == strlen(hint->sku) &&
+		memcmp(VARDATA_ANY(t), hint->sku, VARSIZE_ANY_EXHDR(t)) == 0)
 		return true;
 	ExecClearTuple(slot);
 	return false;
