@@ -14,11 +14,16 @@
 
 #include "access/genam.h"
 #include "access/heapam.h"
+#include "access/htup_details.h"
+#include "access/multixact.h"
+#include "access/subtrans.h"
+#include "access/transam.h"
 #include "catalog/index.h"
 #include "catalog/pg_trigger.h"
 #include "storage/bufmgr.h"
 #include "storage/lmgr.h"
 #include "storage/lock.h"
+#include "storage/procarray.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "commands/trigger.h"
@@ -254,6 +259,112 @@ find_item_row(Relation rel, const char *sku, Snapshot snap, TupleTableSlot *slot
 }
 
 /*
+ * Wait until transaction xid (or subtransaction) no longer holds what it holds, level by
+ * level. XactLockTableWait, which a blocking table_tuple_lock uses, waits for the top-level
+ * transaction as soon as the subtransaction it was asked about has committed into its
+ * parent (a RELEASEd savepoint, a PL/pgSQL block with an EXCEPTION clause): a ROLLBACK TO an
+ * enclosing savepoint then frees the row, but the waiter sleeps on until the whole
+ * transaction ends, holding the item's queue lock; when that transaction comes back for the
+ * item and finds it busy (someone took the free row meanwhile) it waits for the queue lock:
+ * a deadlock between two orders of one item. Here a committed subtransaction's wait moves to
+ * its parent, whose end (commit into its own parent, or rollback) wakes us.
+ */
+static void
+wait_for_xact(TransactionId xid)
+{
+	LOCKTAG		tag;
+
+	while (TransactionIdIsValid(xid) && !TransactionIdIsCurrentTransactionId(xid))
+	{
+		TransactionId parent;
+
+		SET_LOCKTAG_TRANSACTION(tag, xid);
+		(void) LockAcquire(&tag, ShareLock, false, false);
+		LockRelease(&tag, ShareLock, false);
+		if (!TransactionIdIsInProgress(xid))
+			return;
+		parent = SubTransGetParent(xid);
+		if (TransactionIdIsValid(parent))
+			xid = parent;		/* a subtransaction committed into its parent */
+		else
+			pg_usleep(1000L);	/* a top-level xid not yet in the lock table */
+		CHECK_FOR_INTERRUPTS();
+	}
+}
+
+/*
+ * table_tuple_lock(LockWaitSkip) found the row version at tid busy: wait for the
+ * transactions whose locks or update conflict with FOR NO KEY UPDATE (wait_for_xact), or,
+ * when there are none, for whoever holds the tuple's heavyweight lock (a waiter that did not
+ * line up: a client's UPDATE or SELECT FOR UPDATE of the item). The caller tries again;
+ * what it finds then decides (the row, the next version, or a serialization failure).
+ */
+static void
+wait_for_row_holders(Relation rel, ItemPointer tid)
+{
+	Buffer		buf = ReadBuffer(rel, ItemPointerGetBlockNumber(tid));
+	Page		page;
+	ItemId		lp;
+	TransactionId xmin = InvalidTransactionId;
+	TransactionId xmax = InvalidTransactionId;
+	uint16		infomask = HEAP_XMAX_INVALID;
+	bool		waited = false;
+
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	page = BufferGetPage(buf);
+	lp = PageGetItemId(page, ItemPointerGetOffsetNumber(tid));
+	if (ItemIdIsNormal(lp))
+	{
+		HeapTupleHeader htup = (HeapTupleHeader) PageGetItem(page, lp);
+
+		xmin = HeapTupleHeaderGetRawXmin(htup);
+		xmax = HeapTupleHeaderGetRawXmax(htup);
+		infomask = htup->t_infomask;
+	}
+	LockBuffer(buf, BUFFER_LOCK_UNLOCK);
+	ReleaseBuffer(buf);
+
+	if (!(infomask & HEAP_XMAX_INVALID) && TransactionIdIsValid(xmax))
+	{
+		if (infomask & HEAP_XMAX_IS_MULTI)
+		{
+			MultiXactMember *members;
+			int			n = GetMultiXactIdMembers(xmax, &members, false,
+												  HEAP_XMAX_IS_LOCKED_ONLY(infomask));
+
+			for (int i = 0; i < n; i++)
+			{
+				if (members[i].status == MultiXactStatusForKeyShare ||
+					!TransactionIdIsInProgress(members[i].xid))
+					continue;
+				wait_for_xact(members[i].xid);
+				waited = true;
+			}
+			if (n > 0)
+				pfree(members);
+		}
+		else if (!(HEAP_XMAX_IS_LOCKED_ONLY(infomask) && HEAP_XMAX_IS_KEYSHR_LOCKED(infomask)) &&
+				 TransactionIdIsInProgress(xmax))
+		{
+			wait_for_xact(xmax);
+			waited = true;
+		}
+	}
+	if (!waited && TransactionIdIsValid(xmin) && !TransactionIdIsCurrentTransactionId(xmin) &&
+		TransactionIdIsInProgress(xmin))
+	{
+		/* a newer version, reached by following the chain, whose writer is still at work */
+		wait_for_xact(xmin);
+		waited = true;
+	}
+	if (!waited)
+	{
+		LockTuple(rel, tid, ExclusiveLock);	/* the tuple lock of FOR NO KEY UPDATE */
+		UnlockTuple(rel, tid, ExclusiveLock);
+	}
+}
+
+/*
  * Find an item's row through its primary key and lock it FOR NO KEY UPDATE, as
  * SELECT ... FOR NO KEY UPDATE would, without the executor: in READ COMMITTED the lock
  * follows the row's update chain to its newest version (like EvalPlanQual); in
@@ -290,8 +401,14 @@ lock_item_row(Relation rel, const char *sku, TupleTableSlot *slot)
 		{
 			item_queue_locktag(&tag, sku);
 			(void) LockAcquire(&tag, ExclusiveLock, false, false);
-			res = table_tuple_lock(rel, &slot->tts_tid, snap, slot, GetCurrentCommandId(false),
-								   LockTupleNoKeyExclusive, LockWaitBlock, flags, &tmfd);
+			/* at the head of the line: wait for the row's holders, then try again */
+			while ((res = table_tuple_lock(rel, &slot->tts_tid, snap, slot,
+										   GetCurrentCommandId(false), LockTupleNoKeyExclusive,
+										   LockWaitSkip, flags, &tmfd)) == TM_WouldBlock)
+			{
+				wait_for_row_holders(rel, &slot->tts_tid);
+				CHECK_FOR_INTERRUPTS();
+			}
 			LockRelease(&tag, ExclusiveLock, false);
 		}
 		found = bo_row_locked(res, "item", sku);
