@@ -44,8 +44,9 @@ my $soak = "$root/test/soak";
 
 # script => weight (pgbench -f file@weight): per 100 transactions
 my @scripts = (
-	[ 'orders',     46 ],
+	[ 'orders',     44 ],
 	[ 'savepoint',  3 ],
+	[ 'savepoint_again', 2 ],
 	[ 'receipt',    8 ],
 	[ 'receipt_po', 6 ],
 	[ 'ship',       20 ],
@@ -201,7 +202,7 @@ sub no_rows
 
 my $acks    = q1('SELECT count(*) FROM soak_ack');
 my $rejects = q1('SELECT count(*) FROM soak_reject');
-my $order_tx = ($logged{orders} // -1) + ($logged{savepoint} // 0);
+my $order_tx = ($logged{orders} // -1) + ($logged{savepoint} // 0) + ($logged{savepoint_again} // 0);
 is($acks + $rejects, $order_tx,
 	"every order transaction pgbench counted as committed left an ack or a reject ($acks + $rejects)"
 );
