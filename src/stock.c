@@ -353,7 +353,12 @@ wait_for_row_holders(Relation rel, ItemPointer tid)
 	if (!waited && TransactionIdIsValid(xmin) && !TransactionIdIsCurrentTransactionId(xmin) &&
 		TransactionIdIsInProgress(xmin))
 	{
-		/* a newer version, reached by following the chain, whose writer is still at work */
+		/*
+		 * Defensive: a newer version reached by following the chain whose writer is still
+		 * at work. PostgreSQL 15's heapam_tuple_lock raises an error there rather than
+		 * returning TM_WouldBlock, so this is not reached today; it keeps a future change
+		 * there from turning the caller's loop into a busy one.
+		 */
 		wait_for_xact(xmin);
 		waited = true;
 	}
