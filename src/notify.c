@@ -267,12 +267,17 @@ ring_starting(const NotifyRing *c, TimestampTz now)
 }
 
 /*
- * Register a worker for ring r, whose starting and registering the caller set (with the
- * mutex held). While it registers, committing backends wait to reserve on the ring (see
- * notify_precommit): one that reserved meanwhile, counting on a worker that then could not
- * be registered, would leave its ids to the next notifying commit, where it should have
- * notified them itself. True when registered; on failure the ring is not starting.
+ * A backend is registering a worker for ring c (a registration older than
+ * REGISTER_STALE_MS is taken for abandoned). Called with the mutex held.
  */
+static bool
+ring_registering(const NotifyRing *c, TimestampTz now)
+{
+	return c->registering &&
+		!TimestampDifferenceExceeds(c->start_requested, now, REGISTER_STALE_MS);
+}
+
+/* The registration of a worker for ring ended: ok, or the ring is not starting. */
 static void
 registered(NotifyRing *ring, bool ok)
 {
@@ -283,6 +288,13 @@ registered(NotifyRing *ring, bool ok)
 	SpinLockRelease(&shared->mutex);
 }
 
+/*
+ * Register a worker for ring r, whose starting and registering the caller set (with the
+ * mutex held). While it registers, committing backends wait to reserve on the ring (see
+ * notify_precommit): one that reserved meanwhile, counting on a worker that then could not
+ * be registered, would leave its ids to the next notifying commit, where it should have
+ * notified them itself. True when registered; on failure the ring is not starting.
+ */
 static bool
 register_worker(NotifyRing *ring, int r, Oid dboid, bool pause)
 {
@@ -408,10 +420,9 @@ retry:
 		ring->registering = false;
 		ring->latch = NULL;
 	}
-	if (ring != NULL && ring->registering &&
-		!TimestampDifferenceExceeds(ring->start_requested, now, REGISTER_STALE_MS))
+	if (ring != NULL && ring_registering(ring, now))
 	{
-		/* whether a worker will come is being decided: a moment (bounded: see above) */
+		/* whether a worker will come is being decided: wait, at most REGISTER_WAITS naps */
 		SpinLockRelease(&shared->mutex);
 		if (++waits > REGISTER_WAITS)
 		{
