@@ -11,6 +11,8 @@
 #include "access/htup_details.h"
 #include "access/tupmacs.h"
 #include "access/genam.h"
+#include "access/brin.h"
+#include "catalog/pg_am_d.h"
 #include "common/hashfn.h"
 #include "access/xact.h"
 #include "catalog/index.h"
@@ -1443,6 +1445,59 @@ engine_partial_index(const char *name)
 }
 
 /*
+ * A BRIN index summarises each range of pages_per_range heap pages (event_at_idx: the
+ * range's earliest and latest `at`). Its insert reads the index's metapage and the range's
+ * summary at every row, yet a row whose key equals the last one given to the index, in the
+ * same range, cannot change that summary: a statement's events share `at` and fill pages in
+ * order, so all but about one row per range can skip it. Kept only for keys passed by value
+ * (compared bit for bit) that are plain columns, and not when the index asks autovacuum to
+ * summarise ranges (brininsert does that at the first row of a range's first page).
+ */
+static BoBrinLast *
+brin_last_new(Relation heap, Relation index, IndexInfo *info)
+{
+	TupleDesc	desc = RelationGetDescr(heap);
+	BoBrinLast *last;
+	int			k;
+
+	if (index->rd_rel->relam != BRIN_AM_OID || BrinGetAutoSummarize(index))
+		return NULL;
+	for (k = 0; k < info->ii_NumIndexKeyAttrs; k++)
+	{
+		AttrNumber	att = info->ii_IndexAttrNumbers[k];
+
+		if (att <= 0 || !TupleDescAttr(desc, att - 1)->attbyval)
+			return NULL;
+	}
+	last = palloc(sizeof(BoBrinLast));
+	last->range = InvalidBlockNumber;
+	last->pages = BrinGetPagesPerRange(index);
+	return last;
+}
+
+/* Would this entry change nothing in the BRIN index last describes? Else remember it. */
+static bool
+brin_adds_nothing(BoBrinLast *last, int nkeys, ItemPointer tid, Datum *values, bool *isnull)
+{
+	BlockNumber block = ItemPointerGetBlockNumber(tid);
+	BlockNumber range = block - block % last->pages;
+	int			k;
+
+	if (range == last->range)
+	{
+		for (k = 0; k < nkeys; k++)
+			if (isnull[k] != last->isnull[k] || (!isnull[k] && values[k] != last->values[k]))
+				break;
+		if (k == nkeys)
+			return true;
+	}
+	last->range = range;
+	memcpy(last->values, values, sizeof(Datum) * nkeys);
+	memcpy(last->isnull, isnull, sizeof(bool) * nkeys);
+	return false;
+}
+
+/*
  * The indexes of a table opened once for many direct writes: index_open and
  * BuildIndexInfo cost more than the insert of one small index tuple.
  */
@@ -1457,6 +1512,7 @@ bo_indexes_open(Relation rel, List *indexes)
 	s->n = list_length(indexes);
 	s->rels = palloc(sizeof(Relation) * Max(s->n, 1));
 	s->infos = palloc(sizeof(IndexInfo *) * Max(s->n, 1));
+	s->brin = palloc0(sizeof(BoBrinLast *) * Max(s->n, 1));
 	s->estate = NULL;
 	s->shop_exprs = false;
 	foreach(lc, indexes)
@@ -1475,6 +1531,7 @@ bo_indexes_open(Relation rel, List *indexes)
 			if (!engine_partial_index(RelationGetRelationName(s->rels[i])))
 				s->shop_exprs = true;
 		}
+		s->brin[i] = brin_last_new(rel, s->rels[i], info);
 		i++;
 	}
 	s->slot = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsHeapTuple);
@@ -1507,6 +1564,10 @@ bo_indexes_insert(BoIndexSet *s, HeapTuple tup)
 			!ExecQual(s->infos[i]->ii_PredicateState, econtext))
 			continue;
 		FormIndexDatum(s->infos[i], s->slot, s->estate, values, isnull);
+		if (s->brin[i] &&
+			brin_adds_nothing(s->brin[i], s->infos[i]->ii_NumIndexKeyAttrs, &tup->t_self,
+							  values, isnull))
+			continue;
 		index_insert(s->rels[i], values, isnull, &tup->t_self, s->heap,
 					 s->rels[i]->rd_index->indisunique ? UNIQUE_CHECK_YES : UNIQUE_CHECK_NO,
 					 false, s->infos[i]);
@@ -1525,12 +1586,17 @@ bo_indexes_close(BoIndexSet *s)
 	int			i;
 
 	for (i = 0; i < s->n; i++)
+	{
 		index_close(s->rels[i], NoLock);
+		if (s->brin[i])
+			pfree(s->brin[i]);
+	}
 	if (s->estate)
 		FreeExecutorState(s->estate);
 	ExecDropSingleTupleTableSlot(s->slot);
 	pfree(s->rels);
 	pfree(s->infos);
+	pfree(s->brin);
 	pfree(s);
 }
 

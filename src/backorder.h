@@ -144,6 +144,18 @@ typedef struct BoColMap
 #define BO_COLMAP(names) {(names), lengthof(names), InvalidOid, 0}
 extern void bo_colmap(Relation rel, BoColMap *m);
 
+/*
+ * The last entry given to a BRIN index of a BoIndexSet: a row whose key equals it, in the
+ * same range of pages, would add nothing to the range's summary.
+ */
+typedef struct BoBrinLast
+{
+	BlockNumber range;			/* first page of its range; InvalidBlockNumber: none yet */
+	BlockNumber pages;			/* the index's pages_per_range */
+	Datum		values[INDEX_MAX_KEYS];
+	bool		isnull[INDEX_MAX_KEYS];
+} BoBrinLast;
+
 /* A table's indexes, opened once for many direct writes. */
 typedef struct BoIndexSet
 {
@@ -151,6 +163,7 @@ typedef struct BoIndexSet
 	int			n;
 	Relation   *rels;
 	struct IndexInfo **infos;
+	BoBrinLast **brin;			/* per index: a BRIN index with keys passed by value, else NULL */
 	TupleTableSlot *slot;
 	struct EState *estate;		/* for index predicates and expressions, else NULL */
 	bool		shop_exprs;		/* some are the shop's (shop_code_begin) */

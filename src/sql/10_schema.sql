@@ -243,7 +243,8 @@ CREATE TABLE backorder.event (
     qty       bigint
 );
 -- for purge_events(older_than): events arrive in time order, so a BRIN summary of each
--- range of pages is enough, and it costs an event insert next to nothing
+-- range of pages is enough, and it costs an event insert little (the engine gives it one
+-- entry per range of pages a statement's events fill: they share `at`)
 CREATE INDEX event_at_idx ON backorder.event USING brin (at);
 
 -- pg_dump keeps the data of every table (the extension owns the tables, not their rows).
