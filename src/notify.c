@@ -378,7 +378,8 @@ notify_precommit(void)
 	handed_over = true;
 	if (npending == 0)
 		return;
-	if (shared == NULL || npending > NOTIFY_RING)
+	/* (a single-user backend has no postmaster to start a worker) */
+	if (shared == NULL || !IsUnderPostmaster || npending > NOTIFY_RING)
 	{
 		notify_directly();
 		return;
