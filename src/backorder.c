@@ -1638,10 +1638,13 @@ bo_cols_set(BoCols *c, const char *col, Datum value, bool isnull)
 }
 
 /*
- * A copy of row old, whose last column (att) is null, with room for a value of that column
- * after its data, and the column no longer null: laid out as heap_form_tuple lays out the
- * same values (without a null bitmap when no other column is null), so the new version of
- * the row is no longer than a formed one (a longer one could miss a HOT update's room).
+ * A copy of row old, whose last stored column (att) is null, with room for a value of that
+ * column after its data, and the column no longer null: laid out as heap_form_tuple lays
+ * out the same values (without a null bitmap when no other column is null), so the new
+ * version of the row is no longer than a formed one (a longer one could miss a HOT
+ * update's room). Byte for byte the formed row when old stores every column of the table;
+ * a row stored before the shop added a column keeps its shorter count (the column reads
+ * its default, as before), shorter than a formed row.
  */
 static HeapTuple
 append_last(HeapTuple old, Form_pg_attribute att)
@@ -1677,8 +1680,9 @@ append_last(HeapTuple old, Form_pg_attribute att)
  * A copy of row old with the columns replaced in place, or NULL when that cannot be done:
  * each replaced column must be a fixed-width by-value one stored in old (not added since
  * by ALTER TABLE), and null in old exactly when its new value is, so that the row's
- * layout stays the same; except that the row's last column, null in old, may get a value
- * (append_last): a waiting line's allocated_at when stock fills it. Forming a whole new
+ * layout stays the same; except that the last column stored in old, null there, may get a
+ * value (append_last), once: a waiting line's allocated_at when stock fills it, a ledger
+ * row's time stamp at its insert. Forming a whole new
  * row instead (heap_modify_tuple) was a quarter of an item's counter update, and a tenth
  * of a receipt's work per filled line.
  */
@@ -1709,7 +1713,9 @@ overwrite_in_place(const BoCols *c, HeapTuple old)
 		if (!att->attbyval || att->attlen <= 0)
 			return NULL;
 		wasnull = hasnulls && att_isnull(attnum - 1, td->t_bits);
-		if (wasnull && !c->nulls[i] && attnum == natts && append == 0)
+		if (attnum == natts && wasnull && append != 0)
+			return NULL;		/* listed twice: heap_modify_tuple keeps the later */
+		if (wasnull && !c->nulls[i] && attnum == natts)
 			append = attnum;
 		else if (wasnull != c->nulls[i])
 			return NULL;
