@@ -12,6 +12,7 @@
 #include "access/tupmacs.h"
 #include "access/genam.h"
 #include "access/brin.h"
+#include "access/brin_revmap.h"
 #include "catalog/pg_am_d.h"
 #include "common/hashfn.h"
 #include "access/xact.h"
@@ -1449,9 +1450,14 @@ engine_partial_index(const char *name)
  * range's earliest and latest `at`). Its insert reads the index's metapage and the range's
  * summary at every row, yet a row whose key equals the last one given to the index, in the
  * same range, cannot change that summary: a statement's events share `at` and fill pages in
- * order, so all but about one row per range can skip it. Kept only for keys passed by value
- * (compared bit for bit) that are plain columns, and not when the index asks autovacuum to
- * summarise ranges (brininsert does that at the first row of a range's first page).
+ * order, so all but about one row per range can skip it. Why that holds also while others
+ * summarise or desummarise the range: once the first row's entry is made, every summary of
+ * its range covers that key (the summary there, a placeholder being summarised, and any
+ * later summary, whose scan sees that row: it stays in the heap, not dead, while the set is
+ * open, and a set never outlives its subtransaction); a BRIN summary depends on the set of
+ * keys only (minmax, bloom, minmax_multi). Kept only for keys passed by value (compared bit
+ * for bit) that are plain columns, and not when the index asks autovacuum to summarise
+ * ranges (brininsert does that at the first row of a range's first page).
  */
 static BoBrinLast *
 brin_last_new(Relation heap, Relation index, IndexInfo *info)
@@ -1470,28 +1476,41 @@ brin_last_new(Relation heap, Relation index, IndexInfo *info)
 			return NULL;
 	}
 	last = palloc(sizeof(BoBrinLast));
-	last->range = InvalidBlockNumber;
-	last->pages = BrinGetPagesPerRange(index);
+	last->block = InvalidBlockNumber;
+	last->pages = 0;
 	return last;
 }
 
-/* Would this entry change nothing in the BRIN index last describes? Else remember it. */
+/*
+ * Would this entry change nothing in BRIN index index, whose last entry last describes?
+ * Else remember it.
+ */
 static bool
-brin_adds_nothing(BoBrinLast *last, int nkeys, ItemPointer tid, Datum *values, bool *isnull)
+brin_adds_nothing(BoBrinLast *last, Relation index, int nkeys, ItemPointer tid, Datum *values,
+				  bool *isnull)
 {
 	BlockNumber block = ItemPointerGetBlockNumber(tid);
-	BlockNumber range = block - block % last->pages;
 	int			k;
 
-	if (range == last->range)
+	if (last->block != InvalidBlockNumber)
 	{
 		for (k = 0; k < nkeys; k++)
 			if (isnull[k] != last->isnull[k] || (!isnull[k] && values[k] != last->values[k]))
 				break;
-		if (k == nkeys)
+		/*
+		 * The ranges are those of the index's metapage, as brininsert reads them (read
+		 * once a second entry could be skipped: a single-line order writes one event): the
+		 * reloption (BrinGetPagesPerRange) is what the index was built with only until an
+		 * ALTER INDEX ... SET (pages_per_range = n), which takes effect at the next REINDEX
+		 * (helper-46). The metapage cannot change while the set is open (REINDEX conflicts
+		 * with its lock).
+		 */
+		if (k == nkeys && last->pages == 0)
+			brinRevmapTerminate(brinRevmapInitialize(index, &last->pages, NULL));
+		if (k == nkeys && block / last->pages == last->block / last->pages)
 			return true;
 	}
-	last->range = range;
+	last->block = block;
 	memcpy(last->values, values, sizeof(Datum) * nkeys);
 	memcpy(last->isnull, isnull, sizeof(bool) * nkeys);
 	return false;
@@ -1565,8 +1584,8 @@ bo_indexes_insert(BoIndexSet *s, HeapTuple tup)
 			continue;
 		FormIndexDatum(s->infos[i], s->slot, s->estate, values, isnull);
 		if (s->brin[i] &&
-			brin_adds_nothing(s->brin[i], s->infos[i]->ii_NumIndexKeyAttrs, &tup->t_self,
-							  values, isnull))
+			brin_adds_nothing(s->brin[i], s->rels[i], s->infos[i]->ii_NumIndexKeyAttrs,
+							  &tup->t_self, values, isnull))
 			continue;
 		index_insert(s->rels[i], values, isnull, &tup->t_self, s->heap,
 					 s->rels[i]->rd_index->indisunique ? UNIQUE_CHECK_YES : UNIQUE_CHECK_NO,

@@ -150,8 +150,8 @@ extern void bo_colmap(Relation rel, BoColMap *m);
  */
 typedef struct BoBrinLast
 {
-	BlockNumber range;			/* first page of its range; InvalidBlockNumber: none yet */
-	BlockNumber pages;			/* the index's pages_per_range */
+	BlockNumber block;			/* its heap page; InvalidBlockNumber: none yet */
+	BlockNumber pages;			/* the index's pages_per_range (0: not read yet) */
 	Datum		values[INDEX_MAX_KEYS];
 	bool		isnull[INDEX_MAX_KEYS];
 } BoBrinLast;
