@@ -1701,9 +1701,8 @@ append_last(HeapTuple old, Form_pg_attribute att)
  * by ALTER TABLE), and null in old exactly when its new value is, so that the row's
  * layout stays the same; except that the last column stored in old, null there, may get a
  * value (append_last), once: a waiting line's allocated_at when stock fills it, a ledger
- * row's time stamp at its insert. Forming a whole new
- * row instead (heap_modify_tuple) was a quarter of an item's counter update, and a tenth
- * of a receipt's work per filled line.
+ * row's time stamp at its insert. Forming a whole new row instead (heap_modify_tuple) was
+ * a quarter of an item's counter update, and a tenth of a receipt's work per filled line.
  */
 static HeapTuple
 overwrite_in_place(const BoCols *c, HeapTuple old)
