@@ -7,7 +7,7 @@
 -- range, on a key that differs from row to row (line_id, with NULLs), on a key all rows of a
 -- statement share (at), and with autosummarize, must find each of them with a bitmap scan;
 -- so must an index whose pages_per_range an ALTER INDEX changed (its ranges stay those it
--- was built with until a REINDEX).
+-- was built with until a REINDEX), and a shop's BRIN index on order_line through a receipt.
 -- Unlike the transactional files, this one commits as it goes (VACUUM cannot run in a
 -- transaction); each file runs in a database of its own.
 \set ON_ERROR_STOP 1
@@ -16,7 +16,7 @@
 \pset tuples_only true
 \pset pager off
 
-SELECT plan(16);
+SELECT plan(17);
 
 -- how many rows a count query finds through BRIN indexes only, and the truth (a seq scan)
 CREATE FUNCTION pg_temp.by_brin(q text) RETURNS bigint LANGUAGE plpgsql
@@ -119,6 +119,19 @@ SELECT ok(pg_temp.scans($$SELECT count(*) FROM backorder.event WHERE at = '2026-
 SELECT is(pg_temp.by_brin($$SELECT count(*) FROM backorder.event WHERE at = '2026-03-01 12:30+00'$$),
           pg_temp.by_seqscan($$SELECT count(*) FROM backorder.event WHERE at = '2026-03-01 12:30+00'$$),
           'altered index (built with 1 page per range, altered to 128): finds every new event');
+
+-- 6. A shop's BRIN index on order_line, through a receipt's fills -------------------------
+-- A filled line's new version gets its allocated_at (the receipt's time, the same for every
+-- line): with an index on that column the update is not HOT, and the new version's entries
+-- are made by the engine, in pages whose one-page ranges are summarised.
+INSERT INTO backorder.item (sku) VALUES ('L');
+INSERT INTO backorder.order_line (order_ref, sku, qty) SELECT 'l' || g, 'L', 1 FROM generate_series(1, 2000) g;
+CREATE INDEX line_allocated_brin ON backorder.order_line USING brin (allocated_at) WITH (pages_per_range = 1);
+SELECT brin_summarize_new_values('backorder.line_allocated_brin') \g /dev/null
+SET backorder.clock = '2026-03-01 13:00+00';
+INSERT INTO backorder.receipt (sku, qty) VALUES ('L', 2000);
+SELECT is(pg_temp.by_brin($$SELECT count(*) FROM backorder.order_line WHERE allocated_at = '2026-03-01 13:00+00'$$),
+          2000::bigint, 'line_allocated_brin finds each of the 2,000 lines the receipt filled');
 
 SELECT is_empty('SELECT * FROM backorder.verify()', 'verify() is empty at the end');
 
