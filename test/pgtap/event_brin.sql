@@ -10,11 +10,7 @@
 -- was built with until a REINDEX), and a shop's BRIN index on order_line through a receipt.
 -- Unlike the transactional files, this one commits as it goes (VACUUM cannot run in a
 -- transaction); each file runs in a database of its own.
-\set ON_ERROR_STOP 1
-\set QUIET 1
-\pset format unaligned
-\pset tuples_only true
-\pset pager off
+\ir settings.psql
 
 SELECT plan(17);
 

@@ -8,11 +8,7 @@
 -- item, and a truncated table.)
 -- Unlike the other files, this one commits as it goes (the session's state outlives its
 -- transactions, and VACUUM cannot run in one); each file runs in a database of its own.
-\set ON_ERROR_STOP 1
-\set QUIET 1
-\pset format unaligned
-\pset tuples_only true
-\pset pager off
+\ir settings.psql
 
 SELECT plan(17);
 
