@@ -277,15 +277,32 @@ ring_registering(const NotifyRing *c, TimestampTz now)
 		!TimestampDifferenceExceeds(c->start_requested, now, REGISTER_STALE_MS);
 }
 
-/* The registration of a worker for ring ended: ok, or the ring is not starting. */
-static void
-registered(NotifyRing *ring, bool ok)
+/*
+ * The registration of a worker for ring ended: ok, or the ring is not starting. On failure
+ * the n positions from start that the registering commit reserved are given back in the
+ * same step, when nobody reserved after them: committing backends wait while a worker
+ * registers, and one that saw the registration end before the positions were given back
+ * could reserve after them, which would strand them on a ring no worker reads. True when
+ * they were given back.
+ */
+static bool
+registered(NotifyRing *ring, bool ok, uint64 start, int n)
 {
+	bool		undone = false;
+
 	SpinLockAcquire(&shared->mutex);
 	ring->registering = false;
 	if (!ok)
+	{
 		ring->starting = false;
+		if (n > 0 && ring->head == start + n)
+		{
+			ring->head = start;
+			undone = true;
+		}
+	}
 	SpinLockRelease(&shared->mutex);
+	return undone;
 }
 
 /*
@@ -296,7 +313,8 @@ registered(NotifyRing *ring, bool ok)
  * notified them itself. True when registered; on failure the ring is not starting.
  */
 static bool
-register_worker(NotifyRing *ring, int r, Oid dboid, bool pause)
+register_worker(NotifyRing *ring, int r, Oid dboid, bool pause, uint64 start, int n,
+				bool *undone)
 {
 	bool		ok = false;
 
@@ -306,11 +324,12 @@ register_worker(NotifyRing *ring, int r, Oid dboid, bool pause)
 	}
 	PG_CATCH();
 	{
-		registered(ring, false);
+		/* (the transaction aborts, and its abort voids what it reserved) */
+		(void) registered(ring, false, 0, 0);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
-	registered(ring, ok);
+	*undone = registered(ring, ok, start, n);
 	return ok;
 }
 
@@ -368,6 +387,7 @@ notify_precommit(void)
 	int			r,
 				free_r = -1;
 	bool		need_start = false;
+	bool		undone = false;
 	bool		reclaimed = false;
 	int			waits = 0;
 	TimestampTz now = GetCurrentTimestamp();
@@ -461,24 +481,17 @@ retry:
 		reserved_start = start;
 		reserved_n = npending;
 	}
-	if (need_start && !register_worker(ring, r, MyDatabaseId, false))
+	if (need_start &&
+		!register_worker(ring, r, MyDatabaseId, false, start, room ? npending : 0, &undone))
 	{
-		bool		undone = false;
-
 		/*
-		 * No worker: these ids go directly, and the positions they reserved are given back
-		 * when nobody reserved after them (else voided, for a later worker to skip), so
-		 * that the ring does not fill with void positions while no worker can start.
-		 * (Positions reserved before this transaction's are those of commits that found a
-		 * worker attached or registered: no commit reserves while one registers.)
+		 * No worker: these ids go directly, and the positions they reserved were given back
+		 * (registered) when nobody reserved after them (else they are voided, for a later
+		 * worker to skip), so that the ring does not fill with void positions while no
+		 * worker can start. (Positions reserved before this transaction's are those of
+		 * commits that found a worker attached or registered: no commit reserves while one
+		 * registers.)
 		 */
-		SpinLockAcquire(&shared->mutex);
-		if (room && ring->head == start + reserved_n)
-		{
-			ring->head = start;
-			undone = true;
-		}
-		SpinLockRelease(&shared->mutex);
 		if (undone)
 		{
 			reserved_ring = NULL;
@@ -579,7 +592,7 @@ notifier_detach(int code, Datum arg)
 	}
 	SpinLockRelease(&shared->mutex);
 	if (OidIsValid(dboid))
-		(void) register_worker(ring, r, dboid, true);
+		(void) register_worker(ring, r, dboid, true, 0, 0, &(bool) {false});
 }
 
 /* How far a worker read its ring: what ring_release gives up once the ids are sent. */
