@@ -1492,11 +1492,11 @@ brin_adds_nothing(BoBrinLast *last, Relation index, int nkeys, ItemPointer tid, 
 	BlockNumber block = ItemPointerGetBlockNumber(tid);
 	int			k;
 
-	if (last->block != InvalidBlockNumber)
+	for (k = 0; last->block != InvalidBlockNumber && k < nkeys; k++)
+		if (isnull[k] != last->isnull[k] || (!isnull[k] && values[k] != last->values[k]))
+			break;
+	if (last->block != InvalidBlockNumber && k == nkeys)
 	{
-		for (k = 0; k < nkeys; k++)
-			if (isnull[k] != last->isnull[k] || (!isnull[k] && values[k] != last->values[k]))
-				break;
 		/*
 		 * The ranges are those of the index's metapage, as brininsert reads them (read
 		 * once a second entry could be skipped: a single-line order writes one event): the
@@ -1505,9 +1505,9 @@ brin_adds_nothing(BoBrinLast *last, Relation index, int nkeys, ItemPointer tid, 
 		 * (helper-46). The metapage cannot change while the set is open (REINDEX conflicts
 		 * with its lock).
 		 */
-		if (k == nkeys && last->pages == 0)
+		if (last->pages == 0)
 			brinRevmapTerminate(brinRevmapInitialize(index, &last->pages, NULL));
-		if (k == nkeys && block / last->pages == last->block / last->pages)
+		if (block / last->pages == last->block / last->pages)
 			return true;
 	}
 	last->block = block;
