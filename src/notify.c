@@ -538,11 +538,21 @@ notify_end(bool committed)
 	reservation_end(committed);
 }
 
-/* PREPARE TRANSACTION: notify the ordinary way (which PREPARE refuses, as before). */
+/*
+ * PREPARE TRANSACTION of a transaction with events to notify: PostgreSQL refuses to prepare
+ * a transaction that sent a NOTIFY, and a prepared transaction's commit runs no code of
+ * ours that could send them later. Refused here, saying why and what to do, rather than by
+ * PostgreSQL's own error about a NOTIFY the client never ran.
+ */
 void
 notify_preprepare(void)
 {
-	notify_directly();
+	if (npending > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot PREPARE a transaction that wrote backorder events while backorder.notify is on"),
+				 errdetail("PostgreSQL cannot prepare a transaction that sends NOTIFY, and the events are notified at commit."),
+				 errhint("Set backorder.notify = off for the role whose transactions are prepared (ALTER ROLE ... SET backorder.notify = off); its events are still written to backorder.event.")));
 }
 
 /* the worker is connected to its database */

@@ -4,10 +4,11 @@
 # The extension registers every table and sequence with pg_extension_config_dump, so a dump
 # carries CREATE EXTENSION backorder plus all the rows. This test builds a state with every
 # kind of ledger row and purchase orders in each state, dumps it (-Fc), restores it into a
-# fresh database the way the README says (createdb, then pg_restore with
+# fresh database the way the README says (createdb, then pg_restore --single-transaction with
 # session_replication_role = replica, so that the engine's triggers leave the restored rows
 # exactly as they were dumped), and checks:
-#  - pg_restore succeeds;
+#  - pg_restore succeeds; without the setting it fails with a hint, and leaves nothing behind
+#    with --single-transaction (a half-restored database without it);
 #  - every table of the schema is identical row for row, and so is every sequence;
 #  - verify() is empty on the restored database;
 #  - new work in the restored database behaves exactly as the same work in the original:
@@ -113,7 +114,7 @@ for my $r (@restores)
 	$node->command_ok([ 'createdb', $db ], "createdb $db");
 	{
 		local %ENV = (%ENV, %$env);
-		$node->command_ok([ 'pg_restore', '-d', $db, $dump ],
+		$node->command_ok([ 'pg_restore', '--single-transaction', '-d', $db, $dump ],
 			"$how into a fresh database succeeds");
 	}
 	is($node->safe_psql($db, q{SELECT extversion FROM pg_extension WHERE extname = 'backorder'}),
@@ -124,12 +125,30 @@ for my $r (@restores)
 }
 
 # Without session_replication_role = replica the engine's guards refuse the dumped rows
-# (maintained columns written by COPY): pg_restore fails and says why and what to do.
+# (maintained columns written by COPY): pg_restore fails and says why and what to do. With
+# --single-transaction, as the README restores, the failure leaves nothing behind; without
+# it pg_restore goes on past the errors and leaves the tables whose rows the guards let in
+# (suppliers, events), which is why the README says to use it.
 $node->command_ok([ 'createdb', 'restored_plain' ], 'createdb restored_plain');
 $node->command_fails_like(
-	[ 'pg_restore', '-d', 'restored_plain', $dump ],
+	[ 'pg_restore', '--single-transaction', '-d', 'restored_plain', $dump ],
 	qr/is maintained by backorder.*\n.*(?:\n.*)*session_replication_role=replica/,
 	'a restore without session_replication_role = replica fails, with a hint');
+is( $node->safe_psql(
+		'restored_plain',
+		q{SELECT (SELECT count(*) FROM pg_extension WHERE extname = 'backorder') + }
+		  . q{(SELECT count(*) FROM pg_namespace WHERE nspname = 'backorder')}),
+	'0',
+	'... and with --single-transaction it leaves no extension, schema or rows behind');
+$node->command_ok([ 'createdb', 'restored_half' ], 'createdb restored_half');
+$node->command_fails([ 'pg_restore', '-d', 'restored_half', $dump ],
+	'without --single-transaction the failing restore goes on past its errors ...');
+is( $node->safe_psql(
+		'restored_half',
+		q{SELECT (SELECT count(*) > 0 FROM backorder.event) AND }
+		  . q{(SELECT count(*) = 0 FROM backorder.order_line)}),
+	't',
+	'... and leaves events without their lines, as the README warns');
 
 # New work, the same in the original and in each restored copy.
 for my $db ('shop', map { $_->[0] } @restores)

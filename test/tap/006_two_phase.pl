@@ -45,8 +45,10 @@ BEGIN;
 INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('n1', 'A', 2);
 PREPARE TRANSACTION 'n1';
 }, on_error_stop => 1);
-like($err, qr/cannot PREPARE a transaction that has executed LISTEN, UNLISTEN, or NOTIFY/,
-	'notify on: PREPARE TRANSACTION of an order is refused as PostgreSQL refuses it after NOTIFY');
+like($err, qr/ERROR:  cannot PREPARE a transaction that wrote backorder events while backorder.notify is on/,
+	'notify on: PREPARE TRANSACTION of an order is refused, naming backorder.notify');
+like($err, qr/HINT:  Set backorder.notify = off for the role whose transactions are prepared/,
+	'notify on: the refusal says what to do');
 is(sql(q{SELECT count(*) FROM pg_prepared_xacts}), '0', 'notify on: no prepared transaction left');
 is(sql(q{SELECT count(*) FROM backorder.order_line WHERE order_ref = 'n1'}) . ' ' . sql($counters),
 	'0 ' . $before, 'notify on: the refused order left no line and no counter change');
