@@ -8,7 +8,7 @@
 -- Every scenario ends with backorder.verify() being empty.
 -- psql settings, BEGIN (this file ends with ROLLBACK), SET CONSTRAINTS ALL IMMEDIATE, pg_temp.ln/it/lid
 \ir helpers.psql
-SELECT plan(193);
+SELECT plan(194);
 SET backorder.clock = '2026-01-05 10:00+00';
 
 -- helpers of this file (ln, it and lid come from helpers.psql) -------------------------
@@ -527,6 +527,16 @@ SELECT is((SELECT string_agg(invariant || ' ' || line_id || ': ' || detail, ', '
                  (SELECT shipment_id FROM backorder.shipment WHERE line_id = 999999999)),
           'verify() reports a shipment and a cancellation of lines that do not exist');
 SET session_replication_role = replica;
+INSERT INTO backorder.event (at, kind, sku, order_ref, line_id, qty)
+VALUES (now(), 'line_allocated', 'IX4', 'gone', 999999997, 1);
+RESET session_replication_role;
+SELECT is((SELECT string_agg(invariant || ' ' || sku || ' ' || line_id || ': ' || detail, ', ')
+             FROM backorder.verify() WHERE invariant = 'event line'),
+          format('event line IX4 999999997: event %s (line_allocated) references no order line',
+                 (SELECT event_id FROM backorder.event WHERE line_id = 999999997)),
+          'verify() reports an event of a line that does not exist (a half-finished restore)');
+SET session_replication_role = replica;
+DELETE FROM backorder.event WHERE line_id = 999999997;
 INSERT INTO backorder.cancellation (line_id, qty, cancelled_at) VALUES (pg_temp.lid('ix4b'), 1, now());
 RESET session_replication_role;
 SELECT is((SELECT detail FROM backorder.verify() WHERE invariant = 'line ledger' AND line_id = pg_temp.lid('ix4b')),

@@ -149,6 +149,12 @@ is( $node->safe_psql(
 		  . q{(SELECT count(*) = 0 FROM backorder.order_line)}),
 	't',
 	'... and leaves events without their lines, as the README warns');
+is( $node->safe_psql(
+		'restored_half',
+		q{SELECT count(*) = (SELECT count(*) FROM backorder.event WHERE line_id IS NOT NULL) }
+		  . q{FROM backorder.verify() WHERE invariant = 'event line'}),
+	't',
+	'... which verify() reports, one row per event of a missing line');
 
 # New work, the same in the original and in each restored copy.
 for my $db ('shop', map { $_->[0] } @restores)
