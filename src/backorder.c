@@ -1846,6 +1846,10 @@ bo_grow(void *array, int n, int *max, Size elemsize, MemoryContext cxt)
 {
 	if (n < *max)
 		return array;
+	if (*max > INT_MAX / 2)		/* n is an int (one transaction's runs of events, say) */
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("backorder: more than %d entries in one array", *max)));
 	*max = *max ? *max * 2 : 16;
 	return array ? repalloc_huge(array, elemsize * *max)
 		: MemoryContextAlloc(cxt, elemsize * *max);
