@@ -550,8 +550,8 @@ notify_preprepare(void)
 	if (npending > 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("cannot PREPARE a transaction that wrote backorder events while backorder.notify is on"),
-				 errdetail("PostgreSQL cannot prepare a transaction that sends NOTIFY, and the events are notified at commit."),
+				 errmsg("cannot PREPARE a transaction with backorder events to notify"),
+				 errdetail("PostgreSQL cannot prepare a transaction that sends NOTIFY, and backorder.notify was on when the events were written."),
 				 errhint("Set backorder.notify = off for the role whose transactions are prepared (ALTER ROLE ... SET backorder.notify = off); its events are still written to backorder.event.")));
 }
 

@@ -67,11 +67,16 @@ BEGIN ATOMIC
             SELECT 'cancellation', c.cancellation_id, c.line_id FROM backorder.cancellation c) x
      WHERE NOT EXISTS (SELECT 1 FROM backorder.order_line l WHERE l.line_id = x.line_id)
     UNION ALL
-    -- a half-finished restore can leave events without their lines (see the README)
+    -- a half-finished restore can leave events without their lines or items (see the README)
     SELECT 'event line', e.sku, e.line_id, format('event %s (%s) references no order line', e.event_id, e.kind)
       FROM backorder.event e
      WHERE e.line_id IS NOT NULL
        AND NOT EXISTS (SELECT 1 FROM backorder.order_line l WHERE l.line_id = e.line_id)
+    UNION ALL
+    SELECT 'event item', e.sku, e.line_id, format('event %s (%s) references no item', e.event_id, e.kind)
+      FROM backorder.event e
+     WHERE e.sku IS NOT NULL
+       AND NOT EXISTS (SELECT 1 FROM backorder.item i WHERE i.sku = e.sku)
     UNION ALL
     SELECT 'item counters', i.sku, NULL,
            format('allocated %s / backordered %s, lines say %s / %s',

@@ -8,7 +8,7 @@
 -- Every scenario ends with backorder.verify() being empty.
 -- psql settings, BEGIN (this file ends with ROLLBACK), SET CONSTRAINTS ALL IMMEDIATE, pg_temp.ln/it/lid
 \ir helpers.psql
-SELECT plan(194);
+SELECT plan(195);
 SET backorder.clock = '2026-01-05 10:00+00';
 
 -- helpers of this file (ln, it and lid come from helpers.psql) -------------------------
@@ -537,6 +537,15 @@ SELECT is((SELECT string_agg(invariant || ' ' || sku || ' ' || line_id || ': ' |
           'verify() reports an event of a line that does not exist (a half-finished restore)');
 SET session_replication_role = replica;
 DELETE FROM backorder.event WHERE line_id = 999999997;
+INSERT INTO backorder.event (at, kind, sku, qty) VALUES (now(), 'stock_received', 'GONE-SKU', 3);
+RESET session_replication_role;
+SELECT is((SELECT string_agg(invariant || ' ' || sku || ': ' || detail, ', ')
+             FROM backorder.verify() WHERE invariant LIKE 'event%'),
+          format('event item GONE-SKU: event %s (stock_received) references no item',
+                 (SELECT event_id FROM backorder.event WHERE sku = 'GONE-SKU')),
+          'verify() reports an event of an item that does not exist');
+SET session_replication_role = replica;
+DELETE FROM backorder.event WHERE sku = 'GONE-SKU';
 INSERT INTO backorder.cancellation (line_id, qty, cancelled_at) VALUES (pg_temp.lid('ix4b'), 1, now());
 RESET session_replication_role;
 SELECT is((SELECT detail FROM backorder.verify() WHERE invariant = 'line ledger' AND line_id = pg_temp.lid('ix4b')),

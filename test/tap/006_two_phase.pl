@@ -1,7 +1,8 @@
 # Two-phase commit (PREPARE TRANSACTION), as an application server's transaction manager
 # uses it:
 #  - with backorder.notify on (the default), PREPARE of a transaction that wrote events fails
-#    as PostgreSQL refuses to prepare after NOTIFY (0A000), and nothing of it stays;
+#    (0A000, backorder's own error naming the setting: PostgreSQL refuses to prepare a
+#    transaction that sends NOTIFY), and nothing of it stays;
 #  - with backorder.notify = off (what the README tells such a role to set), the prepared
 #    order keeps its item locked until COMMIT PREPARED, which makes it visible with its
 #    counters, events and draft purchase order; ROLLBACK PREPARED leaves no trace;
@@ -41,12 +42,15 @@ is($before, 'on_hand=5 alloc=0 back=0 incoming=0', 'item A before: 5 on hand');
 
 # 1. notify on: PREPARE is refused, and nothing of the transaction stays
 my ($rc, $out, $err) = $node->psql('postgres', q{
+\set VERBOSITY verbose
 BEGIN;
 INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('n1', 'A', 2);
 PREPARE TRANSACTION 'n1';
 }, on_error_stop => 1);
-like($err, qr/ERROR:  cannot PREPARE a transaction that wrote backorder events while backorder.notify is on/,
-	'notify on: PREPARE TRANSACTION of an order is refused, naming backorder.notify');
+like($err, qr/ERROR:  0A000: cannot PREPARE a transaction with backorder events to notify/,
+	'notify on: PREPARE TRANSACTION of an order is refused (0A000)');
+like($err, qr/DETAIL:  .*backorder.notify was on when the events were written/,
+	'notify on: the refusal names backorder.notify');
 like($err, qr/HINT:  Set backorder.notify = off for the role whose transactions are prepared/,
 	'notify on: the refusal says what to do');
 is(sql(q{SELECT count(*) FROM pg_prepared_xacts}), '0', 'notify on: no prepared transaction left');
