@@ -7,7 +7,8 @@
 #    order keeps its item locked until COMMIT PREPARED, which makes it visible with its
 #    counters, events and draft purchase order; ROLLBACK PREPARED leaves no trace;
 #  - the session that prepared goes on with a clean engine state (the next transaction does
-#    not take the prepared transaction's item locks for its own).
+#    not take the prepared transaction's item locks for its own);
+#  - without the preload, PostgreSQL's own refusal (the events were sent as NOTIFYs).
 use strict;
 use warnings;
 
@@ -106,6 +107,24 @@ INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('w2', 'A', 1) RET
 });
 is($out, '1', 'after both, a new order for the item queues behind p1');
 verify_is_empty($node, 'postgres', 'verify() is empty after prepared orders committed and rolled back');
+
+# 5. without the preload, each event is a NOTIFY sent by the transaction itself, so the refusal
+# is PostgreSQL's own (as the README says), and again nothing of the transaction stays
+$node->adjust_conf('postgresql.conf', 'shared_preload_libraries', "''");
+$node->restart;
+my $b_before = sql(q{SELECT on_hand || '/' || allocated FROM backorder.item WHERE sku = 'B'});
+($rc, $out, $err) = $node->psql('postgres', q{
+\set VERBOSITY verbose
+BEGIN;
+INSERT INTO backorder.order_line (order_ref, sku, qty) VALUES ('np', 'B', 1);
+PREPARE TRANSACTION 'np';
+}, on_error_stop => 1);
+like($err, qr/ERROR:  0A000: cannot PREPARE a transaction that has executed LISTEN, UNLISTEN, or NOTIFY/,
+	'no preload: PREPARE of an order is refused by PostgreSQL (0A000)');
+is(sql(q{SELECT count(*) FROM pg_prepared_xacts}) . ' '
+	  . sql(q{SELECT count(*) FROM backorder.order_line WHERE order_ref = 'np'}) . ' '
+	  . sql(q{SELECT on_hand || '/' || allocated FROM backorder.item WHERE sku = 'B'}),
+	"0 0 $b_before", 'no preload: nothing prepared, no line, no counter change');
 
 $node->stop;
 done_testing();
