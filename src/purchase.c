@@ -244,11 +244,11 @@ po_subxact_abort(SubTransactionId subid)
 		if (t->booked)
 		{
 			MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
-			ListCell   *lb;
+			ListCell   *lt;
 
-			foreach(lb, t->booked)
-				if (((BookedPo *) lfirst(lb))->subid < subid)
-					booked_pos = lappend(booked_pos, lfirst(lb));
+			foreach(lt, t->booked)
+				if (((BookedPo *) lfirst(lt))->subid < subid)
+					booked_pos = lappend(booked_pos, lfirst(lt));
 			MemoryContextSwitchTo(old);
 		}
 		po_taken = list_delete_last(po_taken);
