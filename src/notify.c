@@ -310,13 +310,16 @@ registered(NotifyRing *ring, bool ok, uint64 start, int n)
  * mutex held). While it registers, committing backends wait to reserve on the ring (see
  * notify_precommit): one that reserved meanwhile, counting on a worker that then could not
  * be registered, would leave its ids to the next notifying commit, where it should have
- * notified them itself. True when registered; on failure the ring is not starting.
+ * notified them itself. True when registered; on failure the ring is not starting, and the
+ * caller's n reserved positions from start are given back if they can be (*undone, when
+ * undone is not NULL).
  */
 static bool
 register_worker(NotifyRing *ring, int r, Oid dboid, bool pause, uint64 start, int n,
 				bool *undone)
 {
 	bool		ok = false;
+	bool		gave_back;
 
 	PG_TRY();
 	{
@@ -329,7 +332,9 @@ register_worker(NotifyRing *ring, int r, Oid dboid, bool pause, uint64 start, in
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
-	*undone = registered(ring, ok, start, n);
+	gave_back = registered(ring, ok, start, n);
+	if (undone)
+		*undone = gave_back;
 	return ok;
 }
 
@@ -602,7 +607,7 @@ notifier_detach(int code, Datum arg)
 	}
 	SpinLockRelease(&shared->mutex);
 	if (OidIsValid(dboid))
-		(void) register_worker(ring, r, dboid, true, 0, 0, &(bool) {false});
+		(void) register_worker(ring, r, dboid, true, 0, 0, NULL);
 }
 
 /* How far a worker read its ring: what ring_release gives up once the ids are sent. */
